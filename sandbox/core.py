@@ -1,0 +1,200 @@
+"""What both emulators share: a controllable clock, faults, TLS material and a server thread.
+
+The clock can be advanced from the admin endpoints so that tests of daily limits and staged syncs
+run in simulated time; the fault injector makes a chosen share of calls fail the way the real
+service does under strain; the server runs a WSGI app on 127.0.0.1 in a background thread.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Clock:
+    """Wall-clock time plus an offset that the admin endpoints can move forward (simulated days)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move simulated time forward by delta (never backwards: stamps must stay monotonic)."""
+        if delta < timedelta(0):
+            raise ValueError("the sandbox clock only moves forward")
+        with self._lock:
+            self._offset += delta
+        return self.now()
+
+    @property
+    def offset(self) -> timedelta:
+        return self._offset
+
+
+@dataclass
+class FaultConfig:
+    """Share of calls that fail (0..1), added latency, and which kinds of fault may be chosen."""
+
+    rate: float = 0.0
+    latency_ms: int = 0
+    kinds: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+class FaultInjector:
+    """Decides per call whether it fails and how; each emulator renders the kind its way."""
+
+    def __init__(self, default_kinds: tuple[str, ...]) -> None:
+        self.default_kinds = default_kinds
+        self.config = FaultConfig(kinds=default_kinds)
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+
+    def configure(
+        self,
+        *,
+        rate: float | None = None,
+        latency_ms: int | None = None,
+        kinds: Iterable[str] | None = None,
+        seed: int | None = None,
+    ) -> FaultConfig:
+        """Change the fault settings; unknown kinds are refused so a typo never disables faults."""
+        with self._lock:
+            if rate is not None:
+                if not 0.0 <= rate <= 1.0:
+                    raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
+                self.config.rate = rate
+            if latency_ms is not None:
+                if latency_ms < 0:
+                    raise ValueError("latency_ms must be >= 0")
+                self.config.latency_ms = latency_ms
+            if kinds is not None:
+                chosen = tuple(kinds) or self.default_kinds
+                unknown = sorted(set(chosen) - set(self.default_kinds))
+                if unknown:
+                    raise ValueError(
+                        f"unknown fault kinds {unknown}; allowed: {list(self.default_kinds)}"
+                    )
+                self.config.kinds = chosen
+            if seed is not None:
+                self.config.seed = seed
+                self._rng.seed(seed)
+            return self.config
+
+    def reset(self) -> None:
+        with self._lock:
+            self.config = FaultConfig(kinds=self.default_kinds)
+
+    def pick(self) -> str | None:
+        """Sleep for the configured latency, then return a fault kind for this call, or None."""
+        if self.config.latency_ms:
+            time.sleep(self.config.latency_ms / 1000)
+        with self._lock:
+            if self.config.rate and self._rng.random() < self.config.rate:
+                return self._rng.choice(self.config.kinds)
+        return None
+
+
+def new_token(prefix: str) -> str:
+    """A fresh opaque token (never derived from a seed: tokens are secrets even in the sandbox)."""
+    return f"{prefix}{secrets.token_urlsafe(24)}"
+
+
+@dataclass
+class TLSMaterial:
+    """Paths of the sandbox CA and the 127.0.0.1 server certificate, made on first start."""
+
+    ca_pem: Path
+    cert_pem: Path
+    key_pem: Path
+
+
+def ensure_tls(directory: Path) -> TLSMaterial:
+    """Create (once) a local CA and a certificate for 127.0.0.1/localhost under directory.
+
+    simple-salesforce always builds https:// URLs, so the Salesforce emulator must speak TLS; the
+    client trusts this CA through SALESFORCE_CA_BUNDLE.
+    """
+    import trustme
+
+    directory.mkdir(parents=True, exist_ok=True)
+    material = TLSMaterial(
+        ca_pem=directory / "ca.pem",
+        cert_pem=directory / "server.pem",
+        key_pem=directory / "server.key",
+    )
+    if all(p.exists() for p in (material.ca_pem, material.cert_pem, material.key_pem)):
+        return material
+    ca = trustme.CA(organization_name="LeadBridge sandbox CA")
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(material.ca_pem))
+    cert.private_key_pem.write_to_path(str(material.key_pem))
+    with material.cert_pem.open("wb") as out:
+        for blob in cert.cert_chain_pems:
+            out.write(blob.bytes())
+    material.key_pem.chmod(0o600)
+    return material
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that does not print a line per request (the audit store is the log)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+@dataclass
+class ServerThread:
+    """A threaded werkzeug server on 127.0.0.1 running app in the background until stop()."""
+
+    app: WSGIApp
+    port: int = 0
+    tls: TLSMaterial | None = None
+    host: str = "127.0.0.1"
+    _server: BaseWSGIServer | None = field(default=None, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    def start(self) -> str:
+        """Bind (port 0 picks a free one), serve in a daemon thread, and return the base URL."""
+        ssl_context = (str(self.tls.cert_pem), str(self.tls.key_pem)) if self.tls else None
+        self._server = make_server(
+            self.host,
+            self.port,
+            self.app,
+            threaded=True,
+            ssl_context=ssl_context,
+            request_handler=_QuietHandler,
+        )
+        self._server.daemon_threads = True
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
