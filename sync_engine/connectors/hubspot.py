@@ -7,11 +7,29 @@ Retry-After and hide the call from the API budget (client-facts.md).
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import urllib3
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
-from sync_engine.errors import ConfigurationError
+from sync_engine.connectors.usage import ApiCall, CallLog, hubspot_quota, now_utc
+from sync_engine.errors import (
+    ConfigurationError,
+    LeadBridgeError,
+    RecordError,
+    RetriableError,
+    classify,
+)
+from sync_engine.retry import RetryPolicy, call_with_retry
 from sync_engine.settings import HubSpotCredentials
+
+DEFAULT_RETRY = RetryPolicy()
 
 NO_RETRY = Retry(
     total=0,
@@ -37,3 +55,396 @@ def make_hubspot_client(creds: HubSpotCredentials, *, retry: Retry | None = None
         host=creds.base_url.rstrip("/"),
         retry=retry if retry is not None else NO_RETRY,
     )
+
+
+# --------------------------------------------------------------------------- reading and writing
+
+BATCH_SIZE = 100  # HubSpot batch endpoints accept at most 100 inputs
+SEARCH_PAGE = 200  # search pages hold at most 200 results
+SEARCH_CAP = 10_000  # search never pages past 10,000 results
+
+LAST_MODIFIED = {"contacts": "lastmodifieddate"}  # every other object: hs_lastmodifieddate
+
+
+def last_modified_property(object_type: str) -> str:
+    """The property every write updates: contacts differ from companies, deals and engagements."""
+    return LAST_MODIFIED.get(object_type, "hs_lastmodifieddate")
+
+
+@dataclass(frozen=True)
+class HsFailure:
+    """Why HubSpot refused one input of a batch: category, message and the property if known."""
+
+    category: str
+    message: str
+    code: str | None = None
+    property: str | None = None
+
+
+@dataclass(frozen=True)
+class HsOutcome:
+    """The result of one input of a batch write, in input order."""
+
+    index: int
+    id: str | None
+    success: bool
+    record: dict[str, Any] | None = None
+    error: HsFailure | None = None
+
+
+def _api_exceptions() -> tuple[type[Exception], ...]:
+    from hubspot.crm.associations.v4.exceptions import ApiException as AssocError
+    from hubspot.crm.lists.exceptions import ApiException as ListsError
+    from hubspot.crm.objects.exceptions import ApiException as ObjectsError
+    from hubspot.crm.owners.exceptions import ApiException as OwnersError
+    from hubspot.crm.pipelines.exceptions import ApiException as PipelinesError
+    from hubspot.crm.properties.exceptions import ApiException as PropertiesError
+
+    return (AssocError, ListsError, ObjectsError, OwnersError, PipelinesError, PropertiesError)
+
+
+API_EXCEPTIONS = _api_exceptions()
+
+
+@dataclass
+class _Window:
+    """Progress of one capped search: the newest timestamp seen and the ids seen at it."""
+
+    since: int
+    last_ms: int = -1
+    boundary: set[str] = field(default_factory=set)
+    exhausted: bool = False
+
+    def __post_init__(self) -> None:
+        self.last_ms = self.since
+
+    @staticmethod
+    def stamp_of(record: Mapping[str, Any], prop: str) -> int | None:
+        return _epoch_ms((record.get("properties") or {}).get(prop))
+
+    def saw(self, record: Mapping[str, Any], prop: str) -> None:
+        stamp = self.stamp_of(record, prop)
+        if stamp is not None and stamp > self.last_ms:
+            self.last_ms, self.boundary = stamp, set()
+        self.boundary.add(str(record["id"]))
+
+
+class HubSpotConnector:
+    """Reads and writes a portal through hubspot-api-client, counting every call.
+
+    Each operation names its endpoint, calls the client's `*_with_http_info` variant to see the
+    status and the rate-limit headers, and maps failures through `errors.classify`.
+    """
+
+    system = "hubspot"
+
+    def __init__(
+        self,
+        client: HubSpot,
+        *,
+        calls: CallLog | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[RetriableError, int, float], None] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.calls = calls if calls is not None else CallLog()
+        self.retry = retry
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self._timeout = timeout
+
+    # -- plumbing
+
+    def _record(self, endpoint: str, status: int, headers: Any) -> None:
+        used, limit = hubspot_quota(headers)
+        self.calls.add(
+            ApiCall(
+                system=self.system,
+                endpoint=endpoint,
+                status=status,
+                at=now_utc(),
+                used_today=used,
+                daily_limit=limit,
+            )
+        )
+
+    def _once(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            data, status, headers = fn(*args, _request_timeout=self._timeout, **kwargs)
+        except API_EXCEPTIONS as exc:
+            status = int(getattr(exc, "status", 0) or 0)
+            headers = getattr(exc, "headers", None) or {}
+            self._record(endpoint, status, headers)
+            raise _map_hubspot_error(status, getattr(exc, "body", None), headers) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self._record(endpoint, 0, {})
+            raise RetriableError(f"HubSpot connection failed: {type(exc).__name__}") from None
+        except (ValueError, TypeError) as exc:  # malformed JSON in a 2xx answer
+            self._record(endpoint, 200, {})
+            raise RetriableError(f"HubSpot sent a malformed response ({exc})") from None
+        self._record(endpoint, status, headers)
+        if data is None and status not in (204,):
+            # hubspot-api-client returns None for a 2xx it did not expect: never trust silence.
+            raise RetriableError(f"HubSpot answered {status} to {endpoint} with no usable body")
+        return data
+
+    def _call(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: self._once(endpoint, fn, *args, **kwargs),
+            policy=self.retry,
+            sleep=self._sleep,
+            on_retry=self._on_retry,
+        )
+
+    # -- metadata
+
+    def properties(self, object_type: str) -> list[dict[str, Any]]:
+        api = self.client.crm.properties.core_api
+        data = self._call(
+            f"GET /crm/v3/properties/{object_type}", api.get_all_with_http_info, object_type
+        )
+        return [p.to_dict() for p in data.results]
+
+    def owners(self) -> list[dict[str, Any]]:
+        api = self.client.crm.owners.owners_api
+        owners: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500, "archived": False}
+            if after:
+                kwargs["after"] = after
+            page = self._call("GET /crm/v3/owners/", api.get_page_with_http_info, **kwargs)
+            owners.extend(o.to_dict() for o in page.results)
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return owners
+
+    def pipelines(self, object_type: str = "deals") -> list[dict[str, Any]]:
+        api = self.client.crm.pipelines.pipelines_api
+        data = self._call(
+            f"GET /crm/v3/pipelines/{object_type}", api.get_all_with_http_info, object_type
+        )
+        return [p.to_dict() for p in data.results]
+
+    # -- reads
+
+    def search_modified_since(
+        self, object_type: str, *, properties: Sequence[str], since_ms: int
+    ) -> Iterator[dict[str, Any]]:
+        """Every record modified at or after since_ms, oldest first, across the 10,000 cap.
+
+        HubSpot search sorts on one property only and stops at 10,000 results; when a window
+        fills up, a new search starts at the last timestamp seen (`>=`), and the records already
+        returned at that timestamp are skipped, so nothing is missed and nothing repeated.
+        """
+        prop = last_modified_property(object_type)
+        since, skip = since_ms, frozenset[str]()
+        while True:
+            window = _Window(since=since)
+            for record in self._search_window(object_type, prop, properties, window):
+                if not (record["id"] in skip and window.stamp_of(record, prop) == since):
+                    yield record
+            if window.exhausted:
+                return
+            if window.last_ms == since:  # one millisecond holds more than 10,000 records
+                raise RetriableError(
+                    f"more than {SEARCH_CAP} {object_type} share the modification time {since}"
+                )
+            since, skip = window.last_ms, frozenset(window.boundary)
+
+    def _search_window(
+        self, object_type: str, prop: str, properties: Sequence[str], window: _Window
+    ) -> Iterator[dict[str, Any]]:
+        """One search from window.since, paged up to the 10,000-result cap."""
+        api = self.client.crm.objects.search_api
+        endpoint = f"POST /crm/v3/objects/{object_type}/search"
+        after, count = "0", 0
+        gte = {"propertyName": prop, "operator": "GTE", "value": str(window.since)}
+        while True:
+            request = {
+                "filterGroups": [{"filters": [gte]}],
+                "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+                "properties": sorted({*properties, prop}),
+                "limit": SEARCH_PAGE,
+                "after": after,
+            }
+            page = self._call(endpoint, api.do_search_with_http_info, object_type, request)
+            for model in page.results:
+                record = model.to_dict()
+                count += 1
+                window.saw(record, prop)
+                yield record
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                window.exhausted = True
+                return
+            if count + SEARCH_PAGE > SEARCH_CAP:
+                return
+
+    def batch_read(
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        *,
+        properties: Sequence[str],
+        id_property: str | None = None,
+        with_history: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Read records by id (or a unique property) in batches of 100."""
+        api = self.client.crm.objects.batch_api
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(ids), BATCH_SIZE):
+            body: dict[str, Any] = {
+                "inputs": [{"id": i} for i in ids[start : start + BATCH_SIZE]],
+                "properties": list(properties),
+                "propertiesWithHistory": list(with_history),
+            }
+            if id_property:
+                body["idProperty"] = id_property
+            data = self._call(
+                f"POST /crm/v3/objects/{object_type}/batch/read",
+                api.read_with_http_info,
+                object_type,
+                body,
+                archived=False,
+            )
+            out.extend(r.to_dict() for r in data.results)
+        return out
+
+    # -- writes
+
+    def batch_create(
+        self, object_type: str, inputs: Sequence[Mapping[str, Any]]
+    ) -> list[HsOutcome]:
+        """Create in batches of 100; each input carries its own objectWriteTraceId so that one bad
+        input gets a per-input error (207) instead of failing its batch."""
+        api = self.client.crm.objects.batch_api
+        return self._batch_write(
+            f"POST /crm/v3/objects/{object_type}/batch/create",
+            api.create_with_http_info,
+            object_type,
+            [{"associations": [], **dict(i)} for i in inputs],
+        )
+
+    def batch_update(
+        self, object_type: str, inputs: Sequence[Mapping[str, Any]]
+    ) -> list[HsOutcome]:
+        """Update `{id, properties}` inputs in batches of 100 (partial failure per input)."""
+        api = self.client.crm.objects.batch_api
+        return self._batch_write(
+            f"POST /crm/v3/objects/{object_type}/batch/update",
+            api.update_with_http_info,
+            object_type,
+            [dict(i) for i in inputs],
+        )
+
+    def batch_archive(self, object_type: str, ids: Sequence[str]) -> None:
+        api = self.client.crm.objects.batch_api
+        for start in range(0, len(ids), BATCH_SIZE):
+            body = {"inputs": [{"id": i} for i in ids[start : start + BATCH_SIZE]]}
+            self._call(
+                f"POST /crm/v3/objects/{object_type}/batch/archive",
+                api.archive_with_http_info,
+                object_type,
+                body,
+            )
+
+    def _batch_write(
+        self,
+        endpoint: str,
+        fn: Callable[..., Any],
+        object_type: str,
+        inputs: list[dict[str, Any]],
+    ) -> list[HsOutcome]:
+        outcomes: list[HsOutcome] = []
+        for start in range(0, len(inputs), BATCH_SIZE):
+            chunk = inputs[start : start + BATCH_SIZE]
+            for offset, item in enumerate(chunk):
+                item["objectWriteTraceId"] = str(start + offset)
+            data = self._call(endpoint, fn, object_type, {"inputs": chunk})
+            outcomes.extend(_hs_outcomes(data, start=start, size=len(chunk)))
+        return outcomes
+
+
+def _hs_outcomes(data: Any, *, start: int, size: int) -> list[HsOutcome]:
+    """Line up a batch answer with its inputs by objectWriteTraceId (results come unordered)."""
+    by_index: dict[int, HsOutcome] = {}
+    for model in data.results or []:
+        record = model.to_dict()
+        index = int(record.get("object_write_trace_id") or record.get("objectWriteTraceId") or -1)
+        by_index[index] = HsOutcome(index=index, id=record.get("id"), success=True, record=record)
+    for error in getattr(data, "errors", None) or []:
+        err = error.to_dict() if hasattr(error, "to_dict") else dict(error)
+        context = err.get("context") or {}
+        details = err.get("errors") or []
+        detail = details[0] if details else {}
+        failure = HsFailure(
+            category=str(err.get("category", "")),
+            message=str(err.get("message", "")),
+            code=detail.get("code") if isinstance(detail, Mapping) else None,
+            property=_property_of(detail),
+        )
+        for trace in context.get("objectWriteTraceId") or []:
+            index = int(trace)
+            by_index[index] = HsOutcome(index=index, id=None, success=False, error=failure)
+    missing = HsFailure(category="UNKNOWN", message="HubSpot returned no result for this input")
+    return [
+        by_index.get(i, HsOutcome(index=i, id=None, success=False, error=missing))
+        for i in range(start, start + size)
+    ]
+
+
+def _property_of(detail: Any) -> str | None:
+    if not isinstance(detail, Mapping):
+        return None
+    context = detail.get("context") or {}
+    names = context.get("propertyName") or context.get("property") or []
+    return names[0] if names else None
+
+
+def _epoch_ms(value: Any) -> int | None:
+    """HubSpot datetimes come as ISO strings (search answers) or epoch milliseconds."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(parsed.timestamp() * 1000)
+
+
+def _map_hubspot_error(status: int, body: Any, headers: Any) -> LeadBridgeError:
+    """An ApiException as LeadBridge's error: category from the body, wait from Retry-After."""
+    try:
+        parsed = json.loads(body) if body else {}
+    except (ValueError, TypeError):
+        parsed = {}
+    category = parsed.get("category") if isinstance(parsed, dict) else None
+    message = parsed.get("message", "") if isinstance(parsed, dict) else ""
+    kind = classify(status, category)
+    text = f"HubSpot answered {status} {category or ''}: {message}".strip()
+    if issubclass(kind.kind, RetriableError):
+        retry_after = _retry_after(headers, parsed)
+        return kind.kind(text, retry_after=retry_after, code=category or str(status))
+    if issubclass(kind.kind, RecordError):
+        return RecordError(text, code=category or str(status), category=kind.category)
+    return kind.kind(text)
+
+
+def _retry_after(headers: Any, body: Any) -> float | None:
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    if isinstance(body, dict) and body.get("policyName") == "DAILY":
+        return 3600.0
+    if isinstance(body, dict) and body.get("errorType") == "RATE_LIMIT":
+        return 1.0
+    return None

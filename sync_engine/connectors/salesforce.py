@@ -7,14 +7,36 @@ session built here. `trust_env` is always off when a CA bundle is given, because
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote_plus, urlparse
 
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from sync_engine.errors import AuthenticationError, ConfigurationError
+from sync_engine.connectors.usage import (
+    ApiCall,
+    CallLog,
+    now_utc,
+    salesforce_endpoint,
+    salesforce_quota,
+)
+from sync_engine.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    LeadBridgeError,
+    RecordError,
+    RetriableError,
+    classify,
+)
+from sync_engine.retry import RetryPolicy, call_with_retry
 from sync_engine.settings import SalesforceCredentials
+
+T = TypeVar("T")
+DEFAULT_RETRY = RetryPolicy()
 
 API_VERSION = "59.0"
 
@@ -89,3 +111,270 @@ def _my_domain(creds: SalesforceCredentials) -> str | None:
         return creds.domain
     host = urlparse(creds.instance_url or "").hostname or ""
     return host.removesuffix(".salesforce.com") or None
+
+
+# --------------------------------------------------------------------------- reading and writing
+
+COLLECTION_SIZE = 200  # sObject Collections accept at most 200 records per request
+COMPOSITE_SIZE = 25  # POST /composite accepts at most 25 subrequests, and costs one API call
+
+_SOQL_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"'}
+
+
+def soql_quote(value: str) -> str:
+    """A SOQL string literal: every character that could end or bend the literal is escaped.
+
+    User input (an email typed in the dashboard, a criterion value) only ever reaches SOQL through
+    here, so it can never change the query beyond its value.
+    """
+    if "\x00" in value:
+        raise ValueError("a SOQL value cannot contain a null byte")
+    return "'" + "".join(_SOQL_ESCAPES.get(ch, ch) for ch in value) + "'"
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """Why Salesforce refused one record: its statusCode, message and the fields it named."""
+
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """The SaveResult of one record of a collection write, in input order."""
+
+    index: int
+    id: str | None
+    success: bool
+    created: bool | None = None
+    errors: tuple[RecordFailure, ...] = ()
+
+
+class SalesforceConnector:
+    """Reads and writes an org through simple-salesforce, counting every call.
+
+    Every HTTP response passes through a requests hook on the injected session, so the call log
+    sees each request (nextRecordsUrl pages and failed calls included) with the quota reported in
+    Sforce-Limit-Info. Failures are mapped to RetriableError / RecordError / FatalError by
+    `errors.classify`; retriable ones are retried under the policy.
+    """
+
+    system = "salesforce"
+
+    def __init__(
+        self,
+        client: Salesforce,
+        *,
+        calls: CallLog | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[RetriableError, int, float], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.calls = calls if calls is not None else CallLog()
+        self.retry = retry
+        self._sleep = sleep
+        self._on_retry = on_retry
+        client.session.hooks.setdefault("response", []).append(self._record_call)
+
+    # -- plumbing
+
+    def _record_call(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        used, limit = salesforce_quota(response.headers)
+        request = response.request
+        self.calls.add(
+            ApiCall(
+                system=self.system,
+                endpoint=salesforce_endpoint(request.method or "GET", urlparse(request.url).path),
+                status=response.status_code,
+                at=now_utc(),
+                used_today=used,
+                daily_limit=limit,
+            )
+        )
+
+    def _once(self, fn: Callable[[], T]) -> T:
+        """One attempt of a call, with every failure mapped to LeadBridge's error classes."""
+        try:
+            return fn()
+        except SalesforceError as exc:
+            raise _map_salesforce_error(exc) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableError(f"Salesforce connection failed: {type(exc).__name__}") from None
+        except (ValueError, KeyError, TypeError) as exc:  # a malformed or truncated JSON body
+            raise RetriableError(f"Salesforce sent a malformed response ({exc})") from None
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        return call_with_retry(
+            lambda: self._once(fn), policy=self.retry, sleep=self._sleep, on_retry=self._on_retry
+        )
+
+    def restful(self, path: str, *, method: str = "GET", body: Any = None, **params: Any) -> Any:
+        """A REST call relative to /services/data/vXX.X/, retried when transient."""
+        kwargs: dict[str, Any] = {"method": method}
+        if params:
+            kwargs["params"] = params
+        if body is not None:
+            kwargs["json"] = body
+        return self._call(lambda: self.client.restful(path, **kwargs))
+
+    # -- metadata
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        return self.restful(f"sobjects/{sobject}/describe")
+
+    def limits(self) -> dict[str, Any]:
+        return self.restful("limits/")
+
+    def user_info(self) -> dict[str, Any]:
+        """Who the integration runs as (`/services/oauth2/userinfo`): its user_id drives echo
+        suppression, its profile the integration-user check."""
+        url = f"https://{self.client.sf_instance}/services/oauth2/userinfo"
+
+        def fetch() -> dict[str, Any]:
+            response = self.client.session.get(url, headers=self.client.headers)
+            if response.status_code >= 300:
+                raise _status_error(response.status_code, _json_or_text(response))
+            return response.json()
+
+        return self._call(fetch)
+
+    # -- reads
+
+    def query_all(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every row of a query, following nextRecordsUrl."""
+        first = self.restful("queryAll/" if include_deleted else "query/", q=soql)
+        return self._follow(first)
+
+    def query_many(self, queries: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+        """Run several queries in Composite requests of up to 25 (one API call each) and follow
+        each one's nextRecordsUrl; returns rows per query name."""
+        names = list(queries)
+        results: dict[str, list[dict[str, Any]]] = {}
+        version = self.client.sf_version
+        for start in range(0, len(names), COMPOSITE_SIZE):
+            chunk = names[start : start + COMPOSITE_SIZE]
+            body = {
+                "allOrNone": False,
+                "compositeRequest": [
+                    {
+                        "method": "GET",
+                        "url": f"/services/data/v{version}/query/?q={quote_plus(queries[name])}",
+                        "referenceId": f"q{i}",
+                    }
+                    for i, name in enumerate(chunk)
+                ],
+            }
+            answer = self.restful("composite", method="POST", body=body)
+            for name, sub in zip(chunk, answer["compositeResponse"], strict=True):
+                status = int(sub.get("httpStatusCode", 500))
+                if status >= 300:
+                    raise _status_error(status, sub.get("body"))
+                results[name] = self._follow(sub["body"])
+        return results
+
+    def _follow(self, page: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = list(page.get("records", []))
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            url = page["nextRecordsUrl"]
+            page = self._call(lambda url=url: self.client.query_more(url, identifier_is_url=True))
+            rows.extend(page.get("records", []))
+        return rows
+
+    # -- writes
+
+    def save(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        op: str,
+        external_id_field: str | None = None,
+    ) -> list[SaveOutcome]:
+        """Create, update or upsert through sObject Collections, 200 per request, allOrNone off,
+        so one refused record never fails its batch. Returns one outcome per record, in order."""
+        if op not in ("create", "update", "upsert"):
+            raise ValueError(f"unknown save operation {op!r}")
+        if op == "upsert" and not external_id_field:
+            raise ValueError("an upsert needs the external id field")
+        outcomes: list[SaveOutcome] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start : start + COLLECTION_SIZE]
+            body = {
+                "allOrNone": False,
+                "records": [{"attributes": {"type": sobject}, **dict(r)} for r in chunk],
+            }
+            if op == "create":
+                answer = self.restful("composite/sobjects", method="POST", body=body)
+            elif op == "update":
+                answer = self.restful("composite/sobjects", method="PATCH", body=body)
+            else:
+                path = f"composite/sobjects/{sobject}/{external_id_field}"
+                answer = self.restful(path, method="PATCH", body=body)
+            outcomes.extend(_outcomes(answer, offset=start))
+        return outcomes
+
+    def delete(self, ids: Sequence[str]) -> list[SaveOutcome]:
+        """Delete through sObject Collections (200 ids per request), allOrNone off."""
+        outcomes: list[SaveOutcome] = []
+        for start in range(0, len(ids), COLLECTION_SIZE):
+            chunk = ",".join(ids[start : start + COLLECTION_SIZE])
+            answer = self.restful(
+                "composite/sobjects", method="DELETE", ids=chunk, allOrNone="false"
+            )
+            outcomes.extend(_outcomes(answer or [], offset=start))
+        return outcomes
+
+
+def _outcomes(answer: Sequence[Mapping[str, Any]], *, offset: int) -> list[SaveOutcome]:
+    return [
+        SaveOutcome(
+            index=offset + i,
+            id=item.get("id"),
+            success=bool(item.get("success")),
+            created=item.get("created"),
+            errors=tuple(
+                RecordFailure(
+                    code=str(err.get("statusCode") or err.get("errorCode") or "UNKNOWN"),
+                    message=str(err.get("message", "")),
+                    fields=tuple(err.get("fields") or ()),
+                )
+                for err in item.get("errors") or ()
+            ),
+        )
+        for i, item in enumerate(answer)
+    ]
+
+
+def _json_or_text(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _first_error(content: Any) -> tuple[str | None, str]:
+    """The errorCode and message of a Salesforce error body (a list of {errorCode, message})."""
+    if isinstance(content, list) and content and isinstance(content[0], Mapping):
+        first = content[0]
+        return first.get("errorCode"), str(first.get("message", ""))
+    if isinstance(content, Mapping):
+        return content.get("errorCode") or content.get("error"), str(content.get("message", ""))
+    return None, str(content)[:300]
+
+
+def _status_error(status: int, content: Any) -> LeadBridgeError:
+    code, message = _first_error(content)
+    kind = classify(status, code)
+    text = f"Salesforce answered {status} {code or ''}: {message}".strip()
+    if issubclass(kind.kind, RecordError):
+        return RecordError(text, code=code or str(status), category=kind.category)
+    if issubclass(kind.kind, RetriableError):
+        return kind.kind(text, code=code or str(status))
+    return kind.kind(text)
+
+
+def _map_salesforce_error(exc: SalesforceError) -> LeadBridgeError:
+    return _status_error(int(getattr(exc, "status", 500) or 500), getattr(exc, "content", None))
