@@ -1,6 +1,6 @@
 """Benchmark of the SOQL engine: the engine's incremental read over a 20,000-Lead org.
 
-Run: `.venv/bin/python -m tests.unit.bench_soql` (prints figures; not collected by pytest).
+Run: `.venv/bin/python -m benchmarks.bench_soql` (prints figures; not collected by pytest).
 """
 
 from __future__ import annotations
