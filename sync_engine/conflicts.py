@@ -1,0 +1,320 @@
+"""The three-way merge: per field, which system's value stands after this cycle, and why.
+
+Each side's value is compared, in canonical form (`mapping`), with the *base*: the value both
+systems agreed on at the last sync, kept in DuckDB. A field changed on one side only is taken from
+that side; changed on both to different values is a conflict, settled by the field's rule and
+recorded:
+
+- prefer_salesforce_unless_blank: Salesforce wins, unless its value is blank.
+- always_salesforce / always_hubspot: that system wins, blank or not.
+- most_recent: the later modified_at wins; unknown or equal times fall back to Salesforce, the
+  sales system of record.
+
+Direction limits what may be written: a one-way field never conflicts (its source wins when it
+changed; a change on the other side is left alone, reason "direction"); a `none` field is skipped.
+
+First sync (base is None, nothing agreed yet): a blank never overwrites a value, so a value on one
+side only is copied to the other; values on both sides that differ are decided by the rule as
+above (the system of record, Salesforce, for prefer_salesforce_unless_blank) and recorded as a
+conflict with no base.
+
+Base convention: `base=None` means "never synced"; a synced blank is stored as "" (which is what
+`FieldDecision.new_base` returns for blanks), so the store can tell the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sync_engine.config import FieldMapping, ObjectSync
+from sync_engine.mapping import (
+    Converted,
+    MappingContext,
+    MappingIssue,
+    canonical_from_hubspot,
+    canonical_from_salesforce,
+    canonical_to_hubspot,
+    canonical_to_salesforce,
+    compare_key,
+)
+from sync_engine.models import Direction, Rule, System
+
+
+class Action(StrEnum):
+    NONE = "none"
+    WRITE_HUBSPOT = "write_hubspot"
+    WRITE_SALESFORCE = "write_salesforce"
+
+
+# Reasons a decision gives (field_changes.reason); conflicts give "conflict:<rule>".
+EQUAL = "equal"
+HUBSPOT_CHANGED = "hubspot_changed"
+SALESFORCE_CHANGED = "salesforce_changed"
+INITIAL_HUBSPOT = "initial_hubspot"
+INITIAL_SALESFORCE = "initial_salesforce"
+DIRECTION = "direction"
+UNMAPPABLE = "unmappable"
+DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One system's value of a field (as that system reports it) and when it last changed."""
+
+    value: Any = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Both systems changed the field: canonical values, the rule applied and who won."""
+
+    field: str
+    base: str | None
+    hubspot: str | None
+    salesforce: str | None
+    rule: Rule
+    winner: System
+
+
+@dataclass(frozen=True)
+class FieldDecision:
+    """What to do with one field: the action, the value to write in the target system's format,
+    the base to keep once the write succeeded, why, and any conflict or mapping issue."""
+
+    field: str
+    action: Action
+    value: Any = None
+    new_base: str | None = None
+    reason: str = EQUAL
+    conflict: Conflict | None = None
+    issue: MappingIssue | None = None
+    hubspot_field: str = ""
+    salesforce_field: str = ""
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side's value in canonical form (or the issue that prevents it)."""
+
+    converted: Converted
+    key: str
+    modified_at: datetime | None
+
+    @property
+    def canonical(self) -> str | None:
+        return self.converted.value
+
+    @property
+    def blank(self) -> bool:
+        return self.converted.ok and self.key == ""
+
+
+def _side(
+    mapping: FieldMapping, value: FieldValue, system: System, context: MappingContext
+) -> _Side:
+    read = canonical_from_hubspot if system is System.HUBSPOT else canonical_from_salesforce
+    converted = read(mapping, value.value, context)
+    # An unmappable value is a change to something no other value equals.
+    key = compare_key(mapping, converted.value) if converted.ok else f"\x00{system}:{value.value!r}"
+    return _Side(converted, key, value.modified_at)
+
+
+def decide_field(
+    base: str | None,
+    hs: FieldValue,
+    sf: FieldValue,
+    mapping: FieldMapping,
+    *,
+    context: MappingContext | None = None,
+    direction: Direction | None = None,
+) -> FieldDecision:
+    """Decide one field. direction defaults to the mapping's; pass the object-capped one
+    (`ObjectSync.effective_direction`) from the engine."""
+    context = context or MappingContext()
+    direction = mapping.direction if direction is None else direction
+    ids = {
+        "field": mapping.key,
+        "hubspot_field": mapping.hubspot,
+        "salesforce_field": mapping.salesforce,
+    }
+    if direction is Direction.NONE:
+        return FieldDecision(action=Action.NONE, new_base=base, reason=DISABLED, **ids)
+    h = _side(mapping, hs, System.HUBSPOT, context)
+    s = _side(mapping, sf, System.SALESFORCE, context)
+    if h.key == s.key:
+        agreed = s.canonical if not s.blank else h.canonical
+        return FieldDecision(action=Action.NONE, new_base=agreed or "", reason=EQUAL, **ids)
+    if base is None:
+        winner, reason, conflict = _initial(mapping, h, s, direction)
+    else:
+        winner, reason, conflict = _after_base(mapping, base, h, s, direction)
+    if winner is None:
+        return FieldDecision(action=Action.NONE, new_base=base, reason=reason, **ids)
+    return _write(mapping, base, winner, h, s, reason, conflict, context, ids)
+
+
+def _may_write(direction: Direction, source: System) -> bool:
+    return direction.to_salesforce if source is System.HUBSPOT else direction.to_hubspot
+
+
+def _initial(
+    mapping: FieldMapping, h: _Side, s: _Side, direction: Direction
+) -> tuple[System | None, str, Conflict | None]:
+    if h.blank or s.blank:
+        source = System.SALESFORCE if h.blank else System.HUBSPOT
+        if not _may_write(direction, source):
+            return None, DIRECTION, None
+        return source, _INITIAL[source], None
+    allowed = [side for side in System if _may_write(direction, side)]
+    winner = allowed[0] if len(allowed) == 1 else _by_rule(mapping.rule, h, s)
+    conflict = Conflict(mapping.key, None, h.canonical, s.canonical, mapping.rule, winner)
+    return winner, _INITIAL[winner], conflict
+
+
+_INITIAL = {System.HUBSPOT: INITIAL_HUBSPOT, System.SALESFORCE: INITIAL_SALESFORCE}
+_CHANGED = {System.HUBSPOT: HUBSPOT_CHANGED, System.SALESFORCE: SALESFORCE_CHANGED}
+
+
+def _after_base(
+    mapping: FieldMapping, base: str, h: _Side, s: _Side, direction: Direction
+) -> tuple[System | None, str, Conflict | None]:
+    base_key = compare_key(mapping, base or None)
+    changed = [
+        side for side, now in ((System.HUBSPOT, h), (System.SALESFORCE, s)) if now.key != base_key
+    ]
+    if len(changed) == 1:
+        source = changed[0]
+        return (
+            (source if _may_write(direction, source) else None),
+            _CHANGED[source] if _may_write(direction, source) else DIRECTION,
+            None,
+        )
+    if direction is not Direction.TWO_WAY:
+        source = System.HUBSPOT if direction.to_salesforce else System.SALESFORCE
+        return source, _CHANGED[source], None
+    winner = _by_rule(mapping.rule, h, s)
+    conflict = Conflict(mapping.key, base, h.canonical, s.canonical, mapping.rule, winner)
+    return winner, f"conflict:{mapping.rule.value}", conflict
+
+
+def _by_rule(rule: Rule, h: _Side, s: _Side) -> System:
+    if rule is Rule.ALWAYS_HUBSPOT:
+        return System.HUBSPOT
+    if rule is Rule.ALWAYS_SALESFORCE:
+        return System.SALESFORCE
+    if rule is Rule.PREFER_SALESFORCE_UNLESS_BLANK:
+        return System.HUBSPOT if s.blank else System.SALESFORCE
+    return _newer(h.modified_at, s.modified_at)
+
+
+def _newer(hs_at: datetime | None, sf_at: datetime | None) -> System:
+    """most_recent: HubSpot only when it is known to be strictly later."""
+    if hs_at is None or sf_at is None:
+        return System.SALESFORCE
+    hs_utc = hs_at if hs_at.tzinfo else hs_at.replace(tzinfo=UTC)
+    sf_utc = sf_at if sf_at.tzinfo else sf_at.replace(tzinfo=UTC)
+    return System.HUBSPOT if hs_utc > sf_utc else System.SALESFORCE
+
+
+def _write(
+    mapping: FieldMapping,
+    base: str | None,
+    winner: System,
+    h: _Side,
+    s: _Side,
+    reason: str,
+    conflict: Conflict | None,
+    context: MappingContext,
+    ids: Mapping[str, str],
+) -> FieldDecision:
+    source = h if winner is System.HUBSPOT else s
+    if not source.converted.ok:
+        return FieldDecision(
+            action=Action.NONE,
+            new_base=base,
+            reason=UNMAPPABLE,
+            issue=source.converted.issue,
+            **ids,
+        )
+    write = canonical_to_salesforce if winner is System.HUBSPOT else canonical_to_hubspot
+    out = write(mapping, source.canonical, context)
+    if not out.ok:
+        return FieldDecision(
+            action=Action.NONE, new_base=base, reason=UNMAPPABLE, issue=out.issue, **ids
+        )
+    action = Action.WRITE_SALESFORCE if winner is System.HUBSPOT else Action.WRITE_HUBSPOT
+    return FieldDecision(
+        action=action,
+        value=out.value,
+        new_base=source.canonical or "",
+        reason=reason,
+        conflict=conflict,
+        **ids,
+    )
+
+
+# ================================================================ whole records
+
+
+@dataclass(frozen=True)
+class RecordMerge:
+    """Every field decision for one linked record pair, and what they add up to."""
+
+    decisions: tuple[FieldDecision, ...] = ()
+    salesforce_updates: Mapping[str, Any] = field(default_factory=dict)
+    hubspot_updates: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def conflicts(self) -> tuple[Conflict, ...]:
+        return tuple(d.conflict for d in self.decisions if d.conflict is not None)
+
+    @property
+    def issues(self) -> tuple[MappingIssue, ...]:
+        return tuple(d.issue for d in self.decisions if d.issue is not None)
+
+    @property
+    def new_base(self) -> dict[str, str | None]:
+        """field key -> base to keep once the writes succeeded (None: never synced yet)."""
+        return {d.field: d.new_base for d in self.decisions}
+
+
+def merge_record(
+    base: Mapping[str, str | None],
+    hs: Mapping[str, FieldValue],
+    sf: Mapping[str, FieldValue],
+    obj: ObjectSync,
+    sf_object: str,
+    *,
+    context: MappingContext | None = None,
+) -> RecordMerge:
+    """Decide every mapped field of a linked pair. base is keyed by `FieldMapping.key` (the
+    HubSpot property), hs by HubSpot property, sf by Salesforce field; missing means blank/never."""
+    context = context or MappingContext()
+    pipeline = hs.get("pipeline")
+    if context.pipeline is None and pipeline is not None and pipeline.value:
+        context = context.with_pipeline(str(pipeline.value))
+    decisions = tuple(
+        decide_field(
+            base.get(m.key),
+            hs.get(m.hubspot, FieldValue()),
+            sf.get(m.salesforce, FieldValue()),
+            m,
+            context=context,
+            direction=obj.effective_direction(m),
+        )
+        for m in obj.mappings_for(sf_object)
+    )
+    return RecordMerge(
+        decisions=decisions,
+        salesforce_updates={
+            d.salesforce_field: d.value for d in decisions if d.action is Action.WRITE_SALESFORCE
+        },
+        hubspot_updates={
+            d.hubspot_field: d.value for d in decisions if d.action is Action.WRITE_HUBSPOT
+        },
+    )
