@@ -1,0 +1,1 @@
+"""The Salesforce REST API emulator (see emulator.py for the entry point)."""

@@ -1,0 +1,375 @@
+"""The WSGI front of the Salesforce emulator: routing, bearer auth, faults, API limits.
+
+Order per request, as the platform behaves: the versions list needs no session; everything else
+authenticates first (401 INVALID_SESSION_ID, not counted), then may hit an injected fault, then
+is refused with 403 REQUEST_LIMIT_EXCEEDED once the day's allowance is used, else counts as one
+API call and runs. A client's mistake always gets Salesforce's 4xx answer; only a bug in the
+emulator produces 500 UNKNOWN_EXCEPTION (and is logged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from werkzeug.wrappers import Request, Response
+
+from sandbox.core import Clock, FaultInjector
+from sandbox.salesforce import composite, errors, resources
+from sandbox.salesforce.call import Call, Reply
+from sandbox.salesforce.errors import ApiError
+from sandbox.salesforce.store import Journal, Org, Record
+
+log = logging.getLogger("sandbox.salesforce")
+
+Handler = Callable[..., Reply]
+JSON_TYPE = "application/json;charset=UTF-8"
+_VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
+_AUTH = re.compile(r"^\s*(?:Bearer|OAuth)\s+(\S+)\s*$", re.IGNORECASE)
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+# Path parameters that vary per record are shown as placeholders in usage statistics.
+_PLACEHOLDERS = {"record_id": "{id}", "value": "{value}", "locator": "{locator}"}
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    methods: Mapping[str, Handler]
+    template: str
+
+
+def _route(pattern: str, template: str, **methods: Handler) -> Route:
+    return Route(re.compile(pattern), methods, template)
+
+
+_T = r"(?P<sobject>[A-Za-z0-9_]+)"
+ROUTES: tuple[Route, ...] = (
+    _route(r"", "/", GET=resources.root),
+    _route(r"/limits", "/limits", GET=resources.limits),
+    _route(r"/sobjects", "/sobjects", GET=resources.describe_global),
+    _route(
+        rf"/sobjects/{_T}", "/sobjects/{sobject}", GET=resources.basic_info, POST=resources.create
+    ),
+    _route(rf"/sobjects/{_T}/describe", "/sobjects/{sobject}/describe", GET=resources.describe),
+    _route(rf"/sobjects/{_T}/deleted", "/sobjects/{sobject}/deleted", GET=resources.deleted),
+    _route(rf"/sobjects/{_T}/updated", "/sobjects/{sobject}/updated", GET=resources.updated),
+    _route(
+        rf"/sobjects/{_T}/(?P<record_id>[^/]+)",
+        "/sobjects/{sobject}/{record_id}",
+        GET=resources.get_record,
+        PATCH=resources.update_record,
+        DELETE=resources.delete_record,
+    ),
+    _route(
+        rf"/sobjects/{_T}/(?P<field_name>[^/]+)/(?P<value>.+)",
+        "/sobjects/{sobject}/{field_name}/{value}",
+        GET=resources.get_by_external_id,
+        PATCH=resources.upsert_by_external_id,
+        DELETE=resources.delete_by_external_id,
+    ),
+    _route(r"/query", "/query", GET=resources.query),
+    _route(r"/query/(?P<locator>[^/]+)", "/query/{locator}", GET=resources.query_more),
+    _route(r"/queryAll", "/queryAll", GET=resources.query_all),
+    _route(r"/queryAll/(?P<locator>[^/]+)", "/queryAll/{locator}", GET=resources.query_more),
+    _route(
+        r"/composite/sobjects",
+        "/composite/sobjects",
+        POST=composite.create_collection,
+        PATCH=composite.update_collection,
+        DELETE=composite.delete_collection,
+    ),
+    _route(
+        rf"/composite/sobjects/{_T}",
+        "/composite/sobjects/{sobject}",
+        GET=composite.retrieve_collection,
+        POST=composite.retrieve_collection,
+    ),
+    _route(
+        rf"/composite/sobjects/{_T}/(?P<field_name>[^/]+)",
+        "/composite/sobjects/{sobject}/{field_name}",
+        PATCH=composite.upsert_collection,
+    ),
+    _route(r"/composite", "/composite", POST=composite.composite),
+)
+
+
+def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
+        if found:
+            return route, found.groupdict()
+    return None
+
+
+def endpoint_label(method: str, path: str) -> str:
+    """`PATCH /sobjects/Lead/{id}`: the resource a call hit, for usage statistics."""
+    matched = match_route(path)
+    if matched is None:
+        return f"{method} {path or '/'}"
+    route, params = matched
+    shown = {k: _PLACEHOLDERS.get(k, v) for k, v in params.items()}
+    return f"{method} {route.template.format(**shown)}"
+
+
+def dispatch(call: Call) -> Reply:
+    """Run one call (top-level or composite subrequest) on its resource handler."""
+    matched = match_route(call.path)
+    if matched is None:
+        return _error_reply(errors.not_found())
+    route, params = matched
+    handler = route.methods.get(call.method)
+    if handler is None:
+        return _error_reply(errors.method_not_allowed(call.method, route.methods))
+    try:
+        return handler(call, **params)
+    except ApiError as exc:
+        return _error_reply(exc)
+
+
+def _error_reply(exc: ApiError) -> Reply:
+    return Reply(exc.status, exc.body())
+
+
+class Host(Protocol):
+    """What the WSGI front needs from the emulator."""
+
+    org: Org
+    clock: Clock
+    faults: FaultInjector
+    timeout_seconds: float
+
+    def admin(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]: ...
+
+
+class RestApp:
+    """WSGI callable serving `/services/data/...` and `/__sandbox/...`."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self._respond(request)
+        except Exception:  # the last line of defence: a bug must still answer like Salesforce
+            error_id = secrets.token_hex(6)
+            log.exception(
+                "unexpected error %s serving %s %s", error_id, request.method, request.path
+            )
+            response = _json_response(errors.unknown_exception(error_id).body(), 500)
+        return response(environ, start_response)
+
+    # Routing ------------------------------------------------------------------------------------
+
+    def _respond(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/__sandbox/") or path == "/__sandbox":
+            return self._admin(request)
+        if path.rstrip("/") == "/services/data":
+            return _json_response(resources.versions_body(), 200)
+        versioned = _VERSIONED.match(path)
+        if versioned is None or versioned.group(1) not in resources.SUPPORTED_VERSIONS:
+            return _json_response(errors.not_found().body(), 404)
+        org = self.host.org
+        user = self._authenticate(org, request)
+        if user is None:
+            return _json_response(errors.invalid_session().body(), 401)
+        sub_path = (versioned.group(2) or "").rstrip("/")
+        return self._api_call(request, org, user, versioned.group(1), sub_path)
+
+    def _authenticate(self, org: Org, request: Request) -> Record | None:
+        match = _AUTH.match(request.headers.get("Authorization", ""))
+        if match is None:
+            return None
+        user = org.user_by_token(match.group(1))
+        if user is None or not user.get("IsActive", True):
+            return None
+        return user
+
+    # API calls ----------------------------------------------------------------------------------
+
+    def _api_call(
+        self, request: Request, org: Org, user: Record, version: str, path: str
+    ) -> Response:
+        fault = self.host.faults.pick()
+        if fault == "UNABLE_TO_LOCK_ROW" and request.method not in _WRITE_METHODS:
+            fault = "503"  # reads take no row locks; under strain they see 503s instead
+        if fault == "reset":
+            _drop_connection(request)
+            return Response(b"", status=200)
+        if fault == "expired_session":
+            return _json_response(errors.invalid_session().body(), 401)
+        if fault == "503":
+            return _json_response(_server_unavailable(), 503)
+        with org.lock:
+            day = self.host.clock.now().date()
+            if org.usage.exhausted(day):
+                reply = _error_reply(errors.request_limit_exceeded())
+            else:
+                org.usage.count(
+                    day=day, endpoint=endpoint_label(request.method, path), user_id=user["Id"]
+                )
+                reply = self._locked_fault_or_run(request, org, user, version, path, fault)
+            usage = f"api-usage={org.usage.today}/{org.usage.daily_max}"
+        if fault == "timeout":
+            time.sleep(self.host.timeout_seconds)
+        response = _reply_response(reply, truncate=(fault == "malformed"))
+        response.headers["Sforce-Limit-Info"] = usage
+        return response
+
+    def _locked_fault_or_run(
+        self,
+        request: Request,
+        org: Org,
+        user: Record,
+        version: str,
+        path: str,
+        fault: str | None,
+    ) -> Reply:
+        call = self._call(request, org, user, version, path)
+        if fault == "UNABLE_TO_LOCK_ROW":
+            return _lock_reply(call)
+        return self.execute(call)
+
+    def _call(self, request: Request, org: Org, user: Record, version: str, path: str) -> Call:
+        return Call(
+            org=org,
+            user=user,
+            actor=org.actor(user),
+            version=version,
+            method=request.method.upper(),
+            path=path,
+            args=request.args.to_dict(),
+            headers=request.headers,
+            raw_body=request.get_data(cache=False),
+            now=self.host.clock.now(),
+            dispatch=dispatch,
+        )
+
+    def internal_call(self, org: Org, user: Record, *, method: str, url: str, body: Any) -> Call:
+        """A call made as user from the admin set (a person acting in the UI): not counted."""
+        parts = urlsplit(url)
+        versioned = _VERSIONED.match(parts.path)
+        if versioned is not None:
+            version, path = versioned.group(1), versioned.group(2) or ""
+        else:
+            version, path = "59.0", "/" + parts.path.strip("/")
+        return Call(
+            org=org,
+            user=user,
+            actor=org.actor(user),
+            version=version,
+            method=method,
+            path=unquote(path.rstrip("/")),
+            args=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={},
+            raw_body=None,
+            now=self.host.clock.now(),
+            dispatch=dispatch,
+            json_body=body,
+            has_json=body is not None,
+        )
+
+    def execute(self, call: Call) -> Reply:
+        """Run a call inside a journal (rolled back whole if the emulator itself fails)."""
+        store = call.org.store
+        with call.org.lock:
+            store.journal = Journal()
+            try:
+                return dispatch(call)
+            except Exception:
+                store.rollback(0)
+                raise
+            finally:
+                store.journal = None
+
+    # Admin --------------------------------------------------------------------------------------
+
+    def _admin(self, request: Request) -> Response:
+        path = request.path[len("/__sandbox") :].strip("/")
+        raw = request.get_data(cache=False)
+        body: Any = {}
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                message = f"request body is not JSON: {exc}"
+                return _json_response({"error": "BAD_ADMIN_REQUEST", "message": message}, 400)
+        if not isinstance(body, dict):
+            message = "request body must be a JSON object"
+            return _json_response({"error": "BAD_ADMIN_REQUEST", "message": message}, 400)
+        status, payload = self.host.admin(request.method.upper(), path, body)
+        return _json_response(payload, status)
+
+
+def _json_response(body: Any, status: int) -> Response:
+    return Response(json.dumps(body), status=status, content_type=JSON_TYPE)
+
+
+def _reply_response(reply: Reply, *, truncate: bool) -> Response:
+    payload = reply.payload()
+    status = reply.status
+    if truncate:
+        # A proxy cut the answer short: the work was done, the client cannot read the result.
+        payload = (payload or b'{"id":"')[: max(1, len(payload) // 2)]
+        status = 200 if status == 204 else status
+    if status == 204:
+        response = Response(b"", status=204)
+    else:
+        response = Response(payload, status=status, content_type=JSON_TYPE)
+    for key, value in reply.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def _server_unavailable() -> list[dict[str, str]]:
+    return [
+        {
+            "errorCode": "SERVER_UNAVAILABLE",
+            "message": "Server temporarily unavailable due to load; please retry your request.",
+        }
+    ]
+
+
+def _lock_reply(call: Call) -> Reply:
+    """UNABLE_TO_LOCK_ROW as Salesforce reports it: per record in collections, else a 400."""
+    if call.path == "/composite/sobjects" and call.method in ("POST", "PATCH", "DELETE"):
+        count = _collection_size(call)
+        if count:
+            failure = errors.unable_to_lock_row(None).per_record()
+            return Reply(
+                200, [{"id": None, "success": False, "errors": [failure]} for _ in range(count)]
+            )
+    return Reply(400, [errors.unable_to_lock_row(None).top_level()])
+
+
+def _collection_size(call: Call) -> int:
+    if call.method == "DELETE":
+        return len([i for i in call.args.get("ids", "").split(",") if i])
+    try:
+        body = call.body()
+    except ApiError:
+        return 0
+    records = body.get("records") if isinstance(body, dict) else None
+    return len(records) if isinstance(records, list) and len(records) <= 200 else 0
+
+
+def _drop_connection(request: Request) -> None:
+    """Close the client's connection without an answer (a reset under load)."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return
