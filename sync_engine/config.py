@@ -304,12 +304,14 @@ class SyncConfig:
         return next((a for a in self.activities if a.type == type_), None)
 
     def with_value_map(self, value_map: ValueMap) -> SyncConfig:
-        """This config with value_map added or replaced (the dashboard's value-map editor)."""
-        kept = tuple(v for v in self.value_maps if v.name != value_map.name)
-        ordered = [value_map if v.name == value_map.name else v for v in self.value_maps]
-        return replace(
-            self, value_maps=tuple(ordered) if len(kept) < len(ordered) else (*kept, value_map)
-        )
+        """This config with value_map replaced in place, or added at the end (the dashboard's
+        value-map editor)."""
+        names = [v.name for v in self.value_maps]
+        if value_map.name not in names:
+            return replace(self, value_maps=(*self.value_maps, value_map))
+        maps = list(self.value_maps)
+        maps[names.index(value_map.name)] = value_map
+        return replace(self, value_maps=tuple(maps))
 
     def with_inclusion(self, inclusion: Group) -> SyncConfig:
         return replace(self, inclusion=inclusion)
@@ -436,7 +438,7 @@ class _Parser:
 
     def keys(self, table: Mapping[str, Any], path: KeyPath, allowed: Collection[str]) -> None:
         for key in table:
-            if key not in allowed:
+            if key not in allowed and not _SECRET_KEY.search(key):  # secrets: reported apart
                 close = difflib.get_close_matches(key, list(allowed), n=1)
                 hint = (
                     f"did you mean {close[0]!r}?"
