@@ -1,0 +1,431 @@
+"""Read-side queries over the audit store, for the dashboard, the CLI and the engine.
+
+Two kinds:
+- views for people (`status_summary`, `*_frame`, `record_timeline`) take an `AuditStore`, open a
+  short read connection (one consistent snapshot) and return plain dicts or pandas DataFrames;
+- lookups for the engine (`get_cursor`, `find_links`, `synced_values_for`, ...) take a DuckDB
+  connection: `tx.conn` inside `store.write()` (to see the open transaction's own rows), or the
+  connection of `store.read()`.
+
+Only parameters carry values into SQL; the only text ever composed is column names from this
+module. Timestamps are compared in UTC; "today" is the UTC day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from sync_engine.budget import Quota
+from sync_engine.loops import SyncWrite
+from sync_engine.store import AuditStore, Link
+
+BUCKETS = ("minute", "hour", "day")
+OPEN_STATUSES = ("open", "retrying")
+
+Filter = str | int | Sequence[str] | None
+
+
+def _where(
+    filters: Mapping[str, Filter], *, since: tuple[str, datetime | None] = ("", None)
+) -> tuple[str, list[Any]]:
+    """A WHERE clause over our own column names; every value travels as a parameter. A sequence
+    value means "any of these"."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int):
+            clauses.append(f"{column} = ?")
+            params.append(value)
+        else:
+            clauses.append(f"list_contains(?::VARCHAR[], {column})")
+            params.append(list(value))
+    column, moment = since
+    if moment is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(moment)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _frame(store: AuditStore, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    with store.read() as conn:
+        return conn.execute(sql, list(params)).df()
+
+
+def _day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# --------------------------------------------------------------------------------------------
+# For people: the dashboard and `python -m sync_engine status`
+
+
+def status_summary(store: AuditStore, *, now: datetime | None = None) -> dict[str, Any]:
+    """The health summary: last run, open errors per category, today's API use per system, links
+    and duplicates, and the engine's paused/heartbeat state. Works on a store not yet created."""
+    today = _day_start(now or datetime.now(UTC))
+    with store.read() as conn:
+        return {
+            "last_run": _one_dict(conn, "SELECT * FROM sync_runs ORDER BY run_id DESC LIMIT 1"),
+            "open_errors": dict(
+                conn.execute(
+                    "SELECT category, count(*) FROM sync_errors "
+                    "WHERE list_contains(?::VARCHAR[], status) GROUP BY category ORDER BY 1",
+                    [list(OPEN_STATUSES)],
+                ).fetchall()
+            ),
+            "open_duplicates": _scalar(
+                conn, "SELECT count(*) FROM duplicates WHERE status = 'open'"
+            ),
+            "api_usage_today": api_usage_today(conn, since=today),
+            "links": _scalar(conn, "SELECT count(*) FROM id_links"),
+            "engine": engine_state(conn),
+        }
+
+
+def runs_frame(
+    store: AuditStore,
+    *,
+    since: datetime | None = None,
+    kind: Filter = None,
+    status: Filter = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Runs, newest first."""
+    where, params = _where({"kind": kind, "status": status}, since=("started_at", since))
+    sql = f"SELECT * FROM sync_runs{where} ORDER BY run_id DESC LIMIT ?"
+    return _frame(store, sql, [*params, limit])
+
+
+def errors_frame(
+    store: AuditStore,
+    *,
+    category: Filter = None,
+    status: Filter = None,
+    object: Filter = None,
+    system: Filter = None,
+    run_id: int | None = None,
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Sync errors, most recently seen first (status may be a list, e.g. OPEN_STATUSES)."""
+    where, params = _where(
+        {
+            "category": category,
+            "status": status,
+            "object": object,
+            "system": system,
+            "run_id": run_id,
+        }
+    )
+    sql = f"SELECT * FROM sync_errors{where} ORDER BY last_seen DESC, error_id DESC LIMIT ?"
+    return _frame(store, sql, [*params, limit])
+
+
+def changes_frame(
+    store: AuditStore,
+    *,
+    run_id: int | None = None,
+    object: Filter = None,
+    field: Filter = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Field changes, newest first."""
+    where, params = _where(
+        {"run_id": run_id, "object": object, "field": field}, since=('"at"', since)
+    )
+    sql = f'SELECT * FROM field_changes{where} ORDER BY "at" DESC LIMIT ?'
+    return _frame(store, sql, [*params, limit])
+
+
+def conflicts_frame(
+    store: AuditStore,
+    *,
+    since: datetime | None = None,
+    object: Filter = None,
+    field: Filter = None,
+    winner: Filter = None,
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Conflicts and how they were settled, newest first."""
+    where, params = _where(
+        {"object": object, "field": field, "winner": winner}, since=('"at"', since)
+    )
+    sql = f'SELECT * FROM conflicts{where} ORDER BY "at" DESC LIMIT ?'
+    return _frame(store, sql, [*params, limit])
+
+
+def duplicates_frame(
+    store: AuditStore,
+    *,
+    status: Filter = None,
+    system: Filter = None,
+    object: Filter = None,
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Duplicate clusters, biggest first (record_ids is a list column)."""
+    where, params = _where({"status": status, "system": system, "object": object})
+    sql = (
+        f"SELECT *, len(record_ids) AS size FROM duplicates{where} "
+        "ORDER BY size DESC, last_seen DESC LIMIT ?"
+    )
+    return _frame(store, sql, [*params, limit])
+
+
+def api_usage_frame(
+    store: AuditStore,
+    *,
+    since: datetime | None = None,
+    system: Filter = None,
+    bucket: str = "hour",
+) -> pd.DataFrame:
+    """Calls per time bucket and system, with the highest daily counter the system reported."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
+    where, params = _where({"system": system}, since=('"at"', since))
+    sql = (
+        'SELECT date_trunc(?, "at") AS bucket, system, sum(calls)::BIGINT AS calls, '
+        "max(used_today) AS used_today, max(daily_limit) AS daily_limit "
+        f"FROM api_usage{where} GROUP BY ALL ORDER BY bucket, system"
+    )
+    return _frame(store, sql, [bucket, *params])
+
+
+_TIMELINE = """
+WITH hs AS (SELECT unnest(?::VARCHAR[]) AS o, unnest(?::VARCHAR[]) AS h),
+     sf AS (SELECT unnest(?::VARCHAR[]) AS s)
+SELECT "at", 'change' AS kind, run_id, object, hs_id, sf_id, direction, field,
+       old_value, new_value, reason AS detail
+FROM field_changes c
+WHERE sf_id IN (SELECT s FROM sf)
+   OR (hs_id IN (SELECT h FROM hs)
+       AND EXISTS (SELECT 1 FROM hs WHERE h = c.hs_id AND coalesce(o, c.object) = c.object))
+UNION ALL
+SELECT "at", 'conflict', run_id, object, hs_id, sf_id, NULL, field, base_value,
+       CASE winner WHEN 'hubspot' THEN hs_value ELSE sf_value END,
+       'hubspot=' || coalesce(hs_value, '') || ' salesforce=' || coalesce(sf_value, '')
+       || ' rule=' || rule || ' winner=' || winner
+FROM conflicts c
+WHERE sf_id IN (SELECT s FROM sf)
+   OR (hs_id IN (SELECT h FROM hs)
+       AND EXISTS (SELECT 1 FROM hs WHERE h = c.hs_id AND coalesce(o, c.object) = c.object))
+UNION ALL
+SELECT last_seen, 'error', run_id, object,
+       CASE system WHEN 'hubspot' THEN record_id END,
+       CASE system WHEN 'salesforce' THEN record_id END,
+       system, field, NULL, value, code || ': ' || message
+FROM sync_errors e
+WHERE (system = 'salesforce' AND record_id IN (SELECT s FROM sf))
+   OR (system = 'hubspot' AND record_id IN (SELECT h FROM hs)
+       AND EXISTS (SELECT 1 FROM hs WHERE h = e.record_id AND coalesce(o, e.object) = e.object))
+ORDER BY 1, 2
+"""
+
+
+def record_timeline(
+    store: AuditStore,
+    *,
+    email: str | None = None,
+    hs_id: str | None = None,
+    sf_id: str | None = None,
+    object: str | None = None,
+) -> pd.DataFrame:
+    """Everything that happened to one person or record, oldest first: changes, conflicts and
+    errors, on both sides, through id_links (a converted Lead's history stays attached).
+
+    email is compared lower-cased and trimmed with the link's match key. hs ids are only
+    unique per object type, so pass object with a bare hs_id when several objects are synced."""
+    if not (email or hs_id or sf_id):
+        raise ValueError("record_timeline needs an email, an hs_id or an sf_id")
+    with store.read() as conn:
+        links = conn.execute(
+            "SELECT object, hs_id, sf_id, previous_sf_id FROM id_links "
+            "WHERE (?::VARCHAR IS NULL OR object = ?) AND (hs_id = ? OR sf_id = ? "
+            "OR previous_sf_id = ? OR lower(match_key) = ?)",
+            [object, object, hs_id, sf_id, sf_id, email.strip().lower() if email else None],
+        ).fetchall()
+        hs_keys = {(object, hs_id)} if hs_id else set()
+        sf_ids = {sf_id} if sf_id else set()
+        for linked_object, linked_hs, *linked_sf in links:
+            hs_keys.add((linked_object, linked_hs))
+            sf_ids.update(i for i in linked_sf if i)
+        objects, hs_ids = [o for o, _ in hs_keys], [h for _, h in hs_keys]
+        return conn.execute(_TIMELINE, [objects, hs_ids, sorted(sf_ids)]).df()
+
+
+def changes_for_email(store: AuditStore, email: str) -> pd.DataFrame:
+    """The field changes made to the person with this email, in either system, oldest first."""
+    timeline = record_timeline(store, email=email)
+    return timeline[timeline["kind"] == "change"].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# For the engine: lookups over a connection (tx.conn, or store.read())
+
+
+@dataclass(frozen=True)
+class CursorPosition:
+    """Where the last committed incremental read stopped (`>= modstamp`, ids after last_id)."""
+
+    modstamp: datetime
+    last_id: str | None
+    updated_at: datetime
+
+
+def get_cursor(conn: duckdb.DuckDBPyConnection, system: str, object: str) -> CursorPosition | None:
+    row = conn.execute(
+        "SELECT modstamp, last_id, updated_at FROM sync_cursors WHERE system = ? AND object = ?",
+        [system, object],
+    ).fetchone()
+    return CursorPosition(*row) if row else None
+
+
+def find_links(
+    conn: duckdb.DuckDBPyConnection,
+    object: str | None = None,
+    *,
+    hs_ids: Iterable[str] | None = None,
+    sf_ids: Iterable[str] | None = None,
+    match_key: str | None = None,
+) -> list[Link]:
+    """Links matching any of the given hs ids, sf ids (current or before a re-link) or match key;
+    all links of the object when none is given."""
+    hs = list(hs_ids) if hs_ids is not None else None
+    sf = list(sf_ids) if sf_ids is not None else None
+    any_key = hs is not None or sf is not None or match_key is not None
+    rows = conn.execute(
+        "SELECT object, hs_id, sf_object, sf_id, match_key, run_id, linked_at FROM id_links "
+        "WHERE (?::VARCHAR IS NULL OR object = ?) AND (NOT ? "
+        "OR hs_id IN (SELECT unnest(?::VARCHAR[])) "
+        "OR sf_id IN (SELECT unnest(?::VARCHAR[])) "
+        "OR previous_sf_id IN (SELECT unnest(?::VARCHAR[])) "
+        "OR lower(match_key) = ?) ORDER BY object, hs_id",
+        [object, object, any_key, hs or [], sf or [], sf or [], match_key],
+    ).fetchall()
+    return [Link(o, h, so, s, match_key=k, run_id=r, at=at) for o, h, so, s, k, r, at in rows]
+
+
+def synced_values_for(
+    conn: duckdb.DuckDBPyConnection, object: str, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str | None]]:
+    """The base values of the three-way merge, per linked pair: {(hs_id, sf_id): {field: value}}.
+    A field absent from the inner dict was never synced; a None value was synced blank."""
+    wanted = list(pairs)
+    out: dict[tuple[str, str], dict[str, str | None]] = {p: {} for p in wanted}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        "SELECT v.hs_id, v.sf_id, v.field, v.value FROM synced_values v "
+        "JOIN (SELECT unnest(?::VARCHAR[]) AS hs_id, unnest(?::VARCHAR[]) AS sf_id) p "
+        "ON v.hs_id = p.hs_id AND v.sf_id = p.sf_id WHERE v.object = ?",
+        [[h for h, _ in wanted], [s for _, s in wanted], object],
+    ).fetchall()
+    for h, s, field, value in rows:
+        out[(h, s)][field] = value
+    return out
+
+
+def recent_field_writes(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    min_cycle: int,
+    object: str | None = None,
+    hs_ids: Iterable[str] | None = None,
+) -> list[SyncWrite]:
+    """The values the sync wrote from cycle min_cycle on, oldest first: `loops.detect_loops`'s
+    input (pass `current_cycle - window_cycles + 1`)."""
+    ids = list(hs_ids) if hs_ids is not None else None
+    rows = conn.execute(
+        'SELECT object, hs_id, sf_id, field, system_written, value, "at", cycle, origin, '
+        "sf_object FROM field_history WHERE cycle >= ? AND (?::VARCHAR IS NULL OR object = ?) "
+        "AND (NOT ? OR hs_id IN (SELECT unnest(?::VARCHAR[]))) "
+        'ORDER BY cycle, "at", object, hs_id, field',
+        [min_cycle, object, object, ids is not None, ids or []],
+    ).fetchall()
+    return [
+        SyncWrite(
+            object=o,
+            hs_id=h,
+            sf_id=s,
+            field=f,
+            system_written=w,
+            value=v,
+            at=at,
+            cycle=c,
+            origin=origin or "unknown",
+            sf_object=so or "",
+        )
+        for o, h, s, f, w, v, at, c, origin, so in rows
+    ]
+
+
+def api_calls_since(conn: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, int]:
+    """Calls LeadBridge made per system since a moment (`budget.day_start(now)` for today)."""
+    rows = conn.execute(
+        'SELECT system, sum(calls)::BIGINT FROM api_usage WHERE "at" >= ? GROUP BY system',
+        [since],
+    ).fetchall()
+    return {system: int(calls or 0) for system, calls in rows}
+
+
+def latest_quotas(conn: duckdb.DuckDBPyConnection) -> dict[str, Quota]:
+    """Per system, the last daily use/limit the system itself reported (any day: the budget
+    treats an earlier day's report as zero use today)."""
+    rows = conn.execute(
+        'SELECT system, arg_max(used_today, "at"), arg_max(daily_limit, "at"), max("at") '
+        "FROM api_usage WHERE used_today IS NOT NULL AND daily_limit IS NOT NULL "
+        "GROUP BY system"
+    ).fetchall()
+    return {s: Quota(int(used), int(limit), at) for s, used, limit, at in rows}
+
+
+def api_usage_today(
+    conn: duckdb.DuckDBPyConnection, *, since: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per system: calls we made since `since` (default: 00:00 UTC today), and the system's own
+    last reported daily use and limit, with when it reported them."""
+    calls = api_calls_since(conn, since or _day_start(datetime.now(UTC)))
+    quotas = latest_quotas(conn)
+    return {
+        system: {
+            "calls": calls.get(system, 0),
+            "used_today": quotas[system].used_today if system in quotas else None,
+            "daily_limit": quotas[system].daily_limit if system in quotas else None,
+            "reported_at": quotas[system].reported_at if system in quotas else None,
+        }
+        for system in sorted(set(calls) | set(quotas))
+    }
+
+
+def engine_state(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Paused flag (who/why/when), heartbeat, next cycle and the run in progress."""
+    state = _one_dict(conn, "SELECT * FROM engine_state WHERE id = 1") or {"paused": False}
+    state.pop("id", None)
+    state["paused"] = bool(state.get("paused"))
+    return state
+
+
+def heartbeat_age(state: Mapping[str, Any], *, now: datetime | None = None) -> timedelta | None:
+    """How long ago the engine last reported in, or None when it never did."""
+    beat = state.get("heartbeat_at")
+    return None if beat is None else (now or datetime.now(UTC)) - beat
+
+
+def _one_dict(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any] | None:
+    cur = conn.execute(sql)
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

@@ -1,0 +1,1462 @@
+"""The DuckDB audit store: everything the engine did, refused and decided, plus its own state.
+
+Why it looks like this:
+
+- DuckDB lets one process open a file read-write, or several processes read-only, never both. The
+  engine and the dashboard may be different processes, so nobody holds the file across a wait:
+  `AuditStore.write()` attaches it, runs one transaction (one batch), commits and detaches;
+  `AuditStore.read()` attaches it read-only for a few queries and detaches. Both retry with
+  backoff while another process holds the file (up to `lock_timeout`), and a party that has waited
+  a while is let in before newcomers (the `<db>.waiters` sidecar file), so a writer committing in a
+  tight loop cannot starve the dashboard, nor a busy dashboard the engine. Callers see
+  `StoreBusyError` (a `RetriableError`) only when the file stays locked past the bound.
+- Files are ATTACHed to one in-memory DuckDB per process rather than opened with `connect()`:
+  attaching costs ~2 ms where a new database instance costs ~15 (DuckDB builds its function
+  catalog per instance), and DuckDB refuses to mix read-only and read-write opens of one file in
+  one process. A per-file gate keeps the attachment in one mode: readers attach read-only while no
+  writer is active here, and share the writer's read-write attachment while one is, each on its
+  own cursor in a READ ONLY transaction that sees committed data only. Writers are serialised per
+  process. Code in the same process must go through the store, not `duckdb.connect()` the file.
+- A transaction either commits its whole batch with the cursor that covers it, or nothing: DuckDB's
+  write-ahead log makes a committed batch survive `kill -9`, and an uncommitted one vanish.
+- The schema is data (`TABLES`): it is created, and missing columns added, on the first write
+  (`schema_version` records the level); a reader of a file that does not exist yet (or was never
+  initialised) gets the same tables, empty, in memory.
+
+Conventions: every timestamp is a timezone-aware UTC `TIMESTAMPTZ` (naive datetimes are refused);
+record values (old/new/base/synced values) are stored as text (`to_text`); `duplicates.record_ids`
+is a `VARCHAR[]` list; `payload`/`details` columns are JSON. The column `at` is a reserved word in
+DuckDB 2: outside queries must quote it (`"at"`). The store has no column for credentials, and a
+store built with `secrets=settings.secrets` refuses any batch containing one of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from sync_engine.errors import RetriableError
+
+try:  # advisory locks for the waiting queue; without them (Windows) only the retry remains
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux/macOS
+    fcntl = None  # type: ignore[assignment]
+
+SCHEMA_VERSION = 1
+
+SYSTEMS = ("hubspot", "salesforce")
+RUN_KINDS = ("scheduled", "segment", "dry_run", "initial")
+RUN_STATUSES = ("running", "succeeded", "partial", "failed", "interrupted")
+DIRECTIONS = ("hubspot_to_salesforce", "salesforce_to_hubspot")
+ERROR_CATEGORIES = (
+    "property_value",
+    "permissions",
+    "duplicates",
+    "associations",
+    "custom_code",
+    "api_limit",
+    "transient",
+)
+ERROR_STATUSES = ("open", "retrying", "resolved", "ignored")
+DUPLICATE_STATUSES = ("open", "resolved", "ignored")
+
+
+# --------------------------------------------------------------------------------------------
+# Schema, as data
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, DuckDB type, optional SQL default."""
+
+    name: str
+    type: str
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """Parse "name TYPE [DEFAULT expr], ..." lines: compact, and still plain data."""
+    out = []
+    for line in spec.strip().splitlines():
+        name, _, rest = line.strip().rstrip(",").partition(" ")
+        sqltype, _, default = rest.partition(" DEFAULT ")
+        out.append(Column(name, sqltype.strip(), default.strip() or None))
+    return tuple(out)
+
+
+SEQUENCES = ("run_id_seq", "error_id_seq", "audit_id_seq")
+
+TABLES: tuple[Table, ...] = (
+    Table("schema_version", _cols("version INTEGER\napplied_at TIMESTAMPTZ")),
+    Table(
+        "sync_runs",
+        _cols("""
+            run_id BIGINT DEFAULT nextval('run_id_seq')
+            kind VARCHAR
+            started_at TIMESTAMPTZ
+            finished_at TIMESTAMPTZ
+            status VARCHAR
+            records_read BIGINT DEFAULT 0
+            records_written BIGINT DEFAULT 0
+            error_count BIGINT DEFAULT 0
+            sf_api_calls BIGINT DEFAULT 0
+            hs_api_calls BIGINT DEFAULT 0
+            message VARCHAR
+            triggered_by VARCHAR
+        """),
+    ),
+    Table(
+        "field_changes",
+        _cols("""
+            run_id BIGINT
+            object VARCHAR
+            direction VARCHAR
+            hs_id VARCHAR
+            sf_id VARCHAR
+            field VARCHAR
+            old_value VARCHAR
+            new_value VARCHAR
+            reason VARCHAR
+            at TIMESTAMPTZ
+            sf_object VARCHAR
+            source_field VARCHAR
+            applied BOOLEAN DEFAULT true
+        """),
+    ),
+    Table(
+        "conflicts",
+        _cols("""
+            run_id BIGINT
+            object VARCHAR
+            hs_id VARCHAR
+            sf_id VARCHAR
+            field VARCHAR
+            base_value VARCHAR
+            hs_value VARCHAR
+            sf_value VARCHAR
+            rule VARCHAR
+            winner VARCHAR
+            at TIMESTAMPTZ
+            sf_object VARCHAR
+            sf_field VARCHAR
+            hs_changed_at TIMESTAMPTZ
+            sf_changed_at TIMESTAMPTZ
+        """),
+    ),
+    Table(
+        "duplicates",
+        _cols("""
+            cluster_id VARCHAR
+            system VARCHAR
+            object VARCHAR
+            record_ids VARCHAR[]
+            match_key VARCHAR
+            reason VARCHAR
+            status VARCHAR
+            detected_at TIMESTAMPTZ
+            last_seen TIMESTAMPTZ
+            kept_id VARCHAR
+            run_id BIGINT
+            resolved_at TIMESTAMPTZ
+            resolved_by VARCHAR
+        """),
+    ),
+    Table(
+        "sync_errors",
+        _cols("""
+            error_id BIGINT DEFAULT nextval('error_id_seq')
+            run_id BIGINT
+            system VARCHAR
+            object VARCHAR
+            record_id VARCHAR
+            category VARCHAR
+            code VARCHAR
+            message VARCHAR
+            field VARCHAR
+            status VARCHAR
+            attempts INTEGER DEFAULT 1
+            first_seen TIMESTAMPTZ
+            last_seen TIMESTAMPTZ
+            value VARCHAR
+            suggested_fix VARCHAR
+            sf_object VARCHAR
+            hs_object VARCHAR
+            payload JSON
+            resolved_at TIMESTAMPTZ
+            resolved_by VARCHAR
+        """),
+    ),
+    Table(
+        "api_usage",
+        _cols("""
+            at TIMESTAMPTZ
+            system VARCHAR
+            endpoint VARCHAR
+            calls BIGINT
+            used_today BIGINT
+            daily_limit BIGINT
+            run_id BIGINT
+        """),
+    ),
+    Table(
+        "id_links",
+        _cols("""
+            object VARCHAR
+            hs_id VARCHAR
+            sf_object VARCHAR
+            sf_id VARCHAR
+            linked_at TIMESTAMPTZ
+            match_key VARCHAR
+            run_id BIGINT
+            updated_at TIMESTAMPTZ
+            previous_sf_object VARCHAR
+            previous_sf_id VARCHAR
+        """),
+    ),
+    Table(
+        "sync_cursors",
+        _cols("""
+            system VARCHAR
+            object VARCHAR
+            modstamp TIMESTAMPTZ
+            last_id VARCHAR
+            updated_at TIMESTAMPTZ
+            run_id BIGINT
+        """),
+    ),
+    Table(
+        "synced_values",
+        _cols("""
+            object VARCHAR
+            hs_id VARCHAR
+            sf_id VARCHAR
+            field VARCHAR
+            value VARCHAR
+            synced_at TIMESTAMPTZ
+            run_id BIGINT
+        """),
+    ),
+    Table(
+        "field_history",
+        _cols("""
+            object VARCHAR
+            hs_id VARCHAR
+            sf_id VARCHAR
+            field VARCHAR
+            system_written VARCHAR
+            value VARCHAR
+            at TIMESTAMPTZ
+            cycle BIGINT
+            origin VARCHAR
+            sf_object VARCHAR
+            run_id BIGINT
+        """),
+    ),
+    Table(
+        "engine_state",
+        _cols("""
+            id INTEGER
+            paused BOOLEAN DEFAULT false
+            paused_reason VARCHAR
+            changed_by VARCHAR
+            changed_at TIMESTAMPTZ
+            heartbeat_at TIMESTAMPTZ
+            next_cycle_at TIMESTAMPTZ
+            current_run_id BIGINT
+            pid INTEGER
+            host VARCHAR
+        """),
+    ),
+    Table(
+        "audit_log",
+        _cols("""
+            audit_id BIGINT DEFAULT nextval('audit_id_seq')
+            at TIMESTAMPTZ
+            actor VARCHAR
+            action VARCHAR
+            object VARCHAR
+            record_id VARCHAR
+            error_id BIGINT
+            details JSON
+        """),
+    ),
+)
+TABLE = {t.name: t for t in TABLES}
+
+# Zone maps already prune by time (rows arrive in time order); ART indexes help the point
+# lookups the timeline and the engine make on ids (see benchmarks/bench_store.py).
+INDEXES = (
+    ("field_changes_hs", "field_changes", ("hs_id",)),
+    ("field_changes_sf", "field_changes", ("sf_id",)),
+    ("id_links_hs", "id_links", ("hs_id",)),
+    ("id_links_key", "id_links", ("match_key",)),
+)
+
+VIEWS = {
+    # Every fix or status change made to an error, by whom and when (rows of audit_log).
+    "error_fixes": (
+        'SELECT audit_id, "at", actor, action, error_id, object, record_id, details '
+        "FROM audit_log WHERE error_id IS NOT NULL"
+    ),
+}
+
+# Allowed values, checked before anything is written so a typo never lands in the store.
+ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("sync_runs", "kind"): RUN_KINDS,
+    ("sync_runs", "status"): RUN_STATUSES,
+    ("field_changes", "direction"): DIRECTIONS,
+    ("conflicts", "winner"): SYSTEMS,
+    ("duplicates", "system"): SYSTEMS,
+    ("duplicates", "status"): DUPLICATE_STATUSES,
+    ("sync_errors", "system"): SYSTEMS,
+    ("sync_errors", "category"): ERROR_CATEGORIES,
+    ("sync_errors", "status"): ERROR_STATUSES,
+    ("api_usage", "system"): SYSTEMS,
+    ("sync_cursors", "system"): SYSTEMS,
+    ("field_history", "system_written"): SYSTEMS,
+}
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "VARCHAR[]": pa.list_(pa.string()),
+}
+
+
+def _q(name: str) -> str:
+    """Quote an identifier from our own schema (never user input): `at` is reserved."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def schema_ddl() -> list[str]:
+    """Statements that create the whole schema (idempotent)."""
+    stmts = [f"CREATE SEQUENCE IF NOT EXISTS {s}" for s in SEQUENCES]
+    for t in TABLES:
+        cols = ", ".join(
+            f"{_q(c.name)} {c.type}" + (f" DEFAULT {c.default}" if c.default else "")
+            for c in t.columns
+        )
+        stmts.append(f"CREATE TABLE IF NOT EXISTS {t.name} ({cols})")
+    stmts += [
+        f"CREATE INDEX IF NOT EXISTS {n} ON {t} ({', '.join(_q(c) for c in cols)})"
+        for n, t, cols in INDEXES
+    ]
+    stmts += [f"CREATE OR REPLACE VIEW {n} AS {sql}" for n, sql in VIEWS.items()]
+    return stmts
+
+
+def _missing_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """ALTER statements for columns a newer schema added to tables an older one created."""
+    have = set(
+        conn.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main'"
+        ).fetchall()
+    )
+    return [
+        f"ALTER TABLE {t.name} ADD COLUMN {_q(c.name)} {c.type}"
+        + (f" DEFAULT {c.default}" if c.default else "")
+        for t in TABLES
+        for c in t.columns
+        if (t.name, c.name) not in have
+    ]
+
+
+def schema_level(conn: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the database, 0 when it was never initialised."""
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' "
+        "AND table_name = 'schema_version'"
+    ).fetchone()
+    if not found or not found[0]:
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection, *, now: datetime) -> bool:
+    """Create or upgrade the schema in its own transaction; True when something was changed."""
+    if schema_level(conn) >= SCHEMA_VERSION:
+        return False
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for stmt in schema_ddl():
+            conn.execute(stmt)
+        for stmt in _missing_columns(conn):
+            conn.execute(stmt)
+        conn.execute(
+            "INSERT INTO engine_state (id, paused) SELECT 1, false "
+            "WHERE NOT EXISTS (SELECT 1 FROM engine_state)"
+        )
+        conn.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+
+
+def to_text(value: Any) -> str | None:
+    """How a record value is stored: None stays NULL, booleans are `true`/`false`, datetimes
+    ISO 8601 in UTC, lists/dicts JSON, everything else `str()` (HubSpot's own representation is
+    already text)."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, str):  # a StrEnum (Rule, System, ...) is stored as its value
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store only takes timezone-aware times")
+    return value.astimezone(UTC)
+
+
+def _json(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def cluster_id(system: str, object: str, match_key: str) -> str:
+    """Stable id of a duplicate cluster, so re-detecting it updates the same row."""
+    digest = hashlib.sha1(f"{system}\x1f{object}\x1f{match_key}".encode(), usedforsecurity=False)
+    return digest.hexdigest()[:16]
+
+
+class SecretLeakError(ValueError):
+    """A batch carried a credential; nothing of it was written."""
+
+
+def find_secret(values: Iterable[str | None], secrets: Sequence[str]) -> bool:
+    """True when any value contains any of the secrets (short strings are not secrets)."""
+    real = [s for s in secrets if s and len(s) >= 8]
+    return bool(real) and any(v and any(s in v for s in real) for v in values)
+
+
+# --------------------------------------------------------------------------------------------
+# Rows the engine hands to the writer (plain mappings with the same keys are accepted too)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field written (or, with applied=False, that a dry run would write).
+
+    field is the name in the target system, source_field the name it came from."""
+
+    TABLE: ClassVar[str] = "field_changes"
+    object: str
+    direction: str
+    field: str
+    old_value: Any
+    new_value: Any
+    hs_id: str | None = None
+    sf_id: str | None = None
+    reason: str | None = None
+    sf_object: str | None = None
+    source_field: str | None = None
+    applied: bool = True
+    run_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A field changed on both sides since the last sync, and how the rule settled it."""
+
+    TABLE: ClassVar[str] = "conflicts"
+    object: str
+    field: str
+    base_value: Any
+    hs_value: Any
+    sf_value: Any
+    rule: str
+    winner: str
+    hs_id: str | None = None
+    sf_id: str | None = None
+    sf_object: str | None = None
+    sf_field: str | None = None
+    hs_changed_at: datetime | None = None
+    sf_changed_at: datetime | None = None
+    run_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncError:
+    """A record (or call) a system refused. (system, object, record_id, code, field) identify it:
+    seeing it again bumps attempts/last_seen on the same row. payload is what a retry sends."""
+
+    TABLE: ClassVar[str] = "sync_errors"
+    system: str
+    object: str
+    category: str
+    code: str
+    message: str
+    record_id: str | None = None
+    field: str | None = None
+    status: str = "open"
+    value: Any = None
+    suggested_fix: str | None = None
+    sf_object: str | None = None
+    hs_object: str | None = None
+    payload: Any = None
+    run_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Records of one system that look like the same entity (same match_key)."""
+
+    TABLE: ClassVar[str] = "duplicates"
+    system: str
+    object: str
+    record_ids: Sequence[str]
+    match_key: str
+    reason: str
+    status: str = "open"
+    kept_id: str | None = None
+    run_id: int | None = None
+    at: datetime | None = None
+
+    @property
+    def cluster_id(self) -> str:
+        return cluster_id(self.system, self.object, self.match_key)
+
+    @classmethod
+    def from_cluster(cls, cluster: Any, *, object: str) -> Duplicate:
+        """From a `matching.Cluster`: the kept record first, then the others."""
+        ids = [cluster.kept.id, *(c.id for c in cluster.others)]
+        return cls(
+            system=cluster.system,
+            object=object,
+            record_ids=ids,
+            match_key=cluster.key,
+            reason=cluster.reason,
+            kept_id=cluster.kept.id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUsage:
+    """Calls made to one endpoint (aggregate per batch), with the system's own daily counter."""
+
+    TABLE: ClassVar[str] = "api_usage"
+    system: str
+    endpoint: str
+    calls: int
+    used_today: int | None = None
+    daily_limit: int | None = None
+    run_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A HubSpot record and the Salesforce record it is synced with."""
+
+    TABLE: ClassVar[str] = "id_links"
+    object: str
+    hs_id: str
+    sf_object: str
+    sf_id: str
+    match_key: str | None = None
+    run_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedValue:
+    """The value both sides agreed on after a sync: the base of the next three-way merge."""
+
+    TABLE: ClassVar[str] = "synced_values"
+    object: str
+    hs_id: str
+    sf_id: str
+    field: str
+    value: Any
+    run_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """A value the sync wrote to one field of a linked pair, kept a few cycles for loop detection.
+
+    Same fields as `loops.SyncWrite` (which can be passed as is): system_written is the system
+    written to, origin who made the change on the source side, cycle the engine's cycle (defaults
+    to the run id)."""
+
+    TABLE: ClassVar[str] = "field_history"
+    object: str
+    hs_id: str
+    sf_id: str
+    field: str
+    system_written: str
+    value: Any
+    at: datetime | None = None
+    cycle: int | None = None
+    origin: str = "unknown"
+    sf_object: str = ""
+    run_id: int | None = None
+
+
+Row = TypeVar("Row")
+
+# Row attribute -> table column where they differ (every row's `at` lands in the table's time).
+_RENAMES: dict[str, dict[str, str]] = {
+    "duplicates": {"at": "detected_at"},
+    "id_links": {"at": "linked_at"},
+    "synced_values": {"at": "synced_at"},
+    "sync_errors": {"at": "last_seen"},
+}
+
+
+def _coerce(rows: Iterable[Any], cls: type[Row]) -> list[Row]:
+    """Rows of cls as given; mappings with its keys (an unknown key is an error); or any object
+    with its attributes (e.g. `loops.SyncWrite` for FieldWrite)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return [
+        r
+        if isinstance(r, cls)
+        else cls(**r)
+        if isinstance(r, Mapping)
+        else cls(**{n: getattr(r, n) for n in names if hasattr(r, n)})
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Locking: one in-memory host per process, the file attached in one mode at a time
+
+
+class StoreBusyError(RetriableError):
+    """Another process kept the audit database locked longer than the store waits; try later."""
+
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """DuckDB's refusal because another process has the file open."""
+    return isinstance(exc, duckdb.Error) and any(m in str(exc) for m in _LOCK_MARKERS)
+
+
+_HOST: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_HOST_LOCK = threading.Lock()
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A new cursor (own transaction context, one thread) on the process's in-memory DuckDB,
+    through which audit files are ATTACHed and DETACHed.
+
+    Attaching a file costs a few milliseconds where opening a database costs ~15 (DuckDB builds
+    its whole function catalog per database instance), and one host lets every thread of the
+    process share one attachment with a cursor each. Recreated after a fork."""
+    global _HOST
+    with _HOST_LOCK:
+        if _HOST is None or _HOST[0] != os.getpid():
+            conn = duckdb.connect(":memory:")
+            conn.execute("SET GLOBAL TimeZone = 'UTC'")
+            _HOST = (os.getpid(), conn)
+        return _HOST[1].cursor()
+
+
+def _run(sql: str, params: Sequence[Any] = ()) -> None:
+    """One statement on a throwaway cursor (ATTACH/DETACH act on the whole host)."""
+    cursor = _cursor()
+    try:
+        cursor.execute(sql, list(params))
+    finally:
+        cursor.close()
+
+
+class _Gate:
+    """Per file, per process: the mode the file is attached in ("ro"/"rw"), and by how many."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()
+        self.alias = f"audit_{digest[:12]}"
+        self.cond = threading.Condition()
+        self.mode: str | None = None
+        self.users = 0
+        self.writers_waiting = 0
+        self.writer = threading.Lock()
+        self.rng = random.Random()
+
+
+_GATES: dict[Path, _Gate] = {}
+_GATES_LOCK = threading.Lock()
+_HELD = threading.local()  # per thread: the sessions ("read"/"write") it holds, per file
+
+
+def _forget_after_fork() -> None:
+    """A forked child starts with no attachment: the parent's host, gates and locks are not its
+    own (the old host is kept referenced, never closed, so its threads are not joined)."""
+    global _HOST, _GATES_LOCK, _HOST_LOCK
+    if _HOST is not None:
+        _ORPHANED.append(_HOST[1])
+    _HOST = None
+    _HOST_LOCK = threading.Lock()
+    _GATES_LOCK = threading.Lock()
+    _GATES.clear()
+    _HELD.__dict__.clear()
+
+
+_ORPHANED: list[duckdb.DuckDBPyConnection] = []
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _gate(path: Path) -> _Gate:
+    with _GATES_LOCK:
+        return _GATES.setdefault(path, _Gate(path))
+
+
+def _held() -> dict[Path, list[str]]:
+    if not hasattr(_HELD, "modes"):
+        _HELD.modes = {}
+    return _HELD.modes
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+@contextlib.contextmanager
+def _session(gate: _Gate, *, write: bool, deadline: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the host whose default database is the attached file.
+
+    The first user attaches the file (writers read-write, readers read-only), later users of a
+    compatible mode share it, the last one detaches it, releasing DuckDB's file lock for other
+    processes. A writer waits for read-only users to drain; readers arriving meanwhile wait for
+    it, then share its read-write attachment."""
+    mine = _held().setdefault(gate.path, [])
+    with gate.cond:
+        if write:
+            gate.writers_waiting += 1
+            try:
+                ok = gate.cond.wait_for(lambda: gate.mode != "ro", _left(deadline))
+            finally:
+                gate.writers_waiting -= 1
+        else:  # a thread already holding a session never waits (it would wait on itself)
+            ok = bool(mine) or gate.cond.wait_for(
+                lambda: not (gate.mode == "ro" and gate.writers_waiting), _left(deadline)
+            )
+        if not ok:
+            raise StoreBusyError(f"{gate.path} stayed busy in this process; try again")
+        if gate.mode is None:
+            mode = "rw" if write else "ro"
+            _attach(gate, read_only=mode == "ro", deadline=deadline)
+            gate.mode = mode
+        gate.users += 1
+        mine.append("write" if write else "read")
+        cursor = _cursor()
+    try:
+        cursor.execute(f"USE {gate.alias}")
+        yield cursor
+    finally:
+        cursor.close()
+        mine.pop()
+        with gate.cond:
+            gate.users -= 1
+            if not gate.users:
+                gate.mode = None
+                _run(f"DETACH DATABASE IF EXISTS {gate.alias}")
+            gate.cond.notify_all()
+
+
+class _WaitQueue:
+    """Cross-process politeness: a party that has waited a while for the file holds a shared
+    flock on `<db>.waiters` while it keeps retrying; a newcomer that sees such a lock stands back
+    briefly, so that a writer committing in a tight loop cannot starve the dashboard (nor a busy
+    dashboard the engine)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".waiters")
+        self._fd: int | None = None
+
+    def others_waiting(self) -> bool:
+        if fcntl is None or not self.path.exists():
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing releases the probe's own lock
+        return False
+
+    def join(self) -> None:
+        if fcntl is None or self._fd is not None:
+            return
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+        except OSError:  # a read-only directory: retry without the queue
+            self.leave()
+
+    def leave(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_POLITE_WAIT = 1.0  # at most this long a newcomer lets earlier waiters go first
+_QUEUE_AFTER = 0.02  # a party queues (and newcomers stand back) once it has waited this long
+
+
+def _attach(gate: _Gate, *, read_only: bool, deadline: float) -> None:
+    """ATTACH the file, retrying with jittered backoff while another process has it locked."""
+    queue = _WaitQueue(gate.path)
+    polite_until = min(deadline, time.monotonic() + _POLITE_WAIT)
+    while queue.others_waiting() and time.monotonic() < polite_until:
+        time.sleep(0.002)
+    sql = f"ATTACH ? AS {gate.alias}" + (" (READ_ONLY)" if read_only else "")
+    _run(f"DETACH DATABASE IF EXISTS {gate.alias}")  # left over if a detach ever failed
+    started, delay = time.monotonic(), 0.002
+    try:
+        while True:
+            try:
+                _run(sql, [str(gate.path)])
+                return
+            except duckdb.Error as exc:
+                if not is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(
+                        f"{gate.path} is locked by another process; the store will retry later"
+                    ) from exc
+            if time.monotonic() - started >= _QUEUE_AFTER:
+                queue.join()
+            time.sleep(min(_left(deadline), delay * gate.rng.uniform(0.5, 1.0)))
+            delay = min(delay * 1.5, 0.01)
+    finally:
+        queue.leave()
+
+
+_EMPTY_IDS = itertools.count()
+
+
+@contextlib.contextmanager
+def _empty_database() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The full schema, empty, in memory: what a reader sees before the first write."""
+    alias = f"empty_{next(_EMPTY_IDS)}"
+    _run(f"ATTACH ':memory:' AS {alias}")
+    cursor = _cursor()
+    try:
+        cursor.execute(f"USE {alias}")
+        ensure_schema(cursor, now=_utcnow())
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+        yield cursor
+    finally:
+        cursor.close()
+        _run(f"DETACH DATABASE IF EXISTS {alias}")
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuditStore:
+    """The audit database at `path`; holds no connection between calls (see the module doc)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = 10.0,
+        clock: Callable[[], datetime] = _utcnow,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.lock_timeout = lock_timeout
+        self.clock = clock
+        self.secrets = tuple(secrets)
+
+    def __repr__(self) -> str:  # secrets never shown
+        return f"AuditStore({str(self.path)!r})"
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextlib.contextmanager
+    def write(self, *, run_id: int | None = None) -> Iterator[StoreWriter]:
+        """One transaction: commits when the block ends, rolls everything back if it raises.
+
+        run_id, when given, is the default for every row written in the block."""
+        held = _held().get(self.path, ())
+        if held:
+            raise RuntimeError(
+                f"write() inside {held[-1]}() on one thread: it would wait on itself"
+            )
+        gate = _gate(self.path)
+        deadline = time.monotonic() + self.lock_timeout
+        if not gate.writer.acquire(timeout=self.lock_timeout):
+            raise StoreBusyError(f"another thread kept writing to {self.path}; try again")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _session(gate, write=True, deadline=deadline) as conn:
+                ensure_schema(conn, now=_utc(self.clock()))
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    yield StoreWriter(
+                        conn, now=_utc(self.clock()), run_id=run_id, secrets=self.secrets
+                    )
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            gate.writer.release()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection in a READ ONLY transaction (one consistent snapshot), closed afterwards.
+
+        A database that does not exist yet (or was never initialised) reads as the full schema,
+        empty."""
+        if not self.path.exists():
+            with _empty_database() as conn:
+                yield conn
+            return
+        deadline = time.monotonic() + self.lock_timeout
+        with _session(_gate(self.path), write=False, deadline=deadline) as conn:
+            if schema_level(conn) == 0:
+                with _empty_database() as empty:
+                    yield empty
+                return
+            conn.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                yield conn
+            finally:
+                conn.execute("ROLLBACK")
+
+    def ensure_schema(self) -> None:
+        """Create the file and its schema now (otherwise the first write does it)."""
+        with self.write():
+            pass
+
+
+class StoreWriter:
+    """What can be written inside `AuditStore.write()`. Every method runs in the open transaction;
+    `conn` is that transaction's connection, for the lookups in `sync_engine.queries`."""
+
+    _batch_names = itertools.count()
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        now: datetime,
+        run_id: int | None,
+        secrets: Sequence[str],
+    ) -> None:
+        self.conn = conn
+        self.now = now
+        self.run_id = run_id
+        self._secrets = secrets
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, *, triggered_by: str | None = None) -> int:
+        """Open a run (status `running`); later rows in this block default to its id."""
+        _check("sync_runs", "kind", kind)
+        row = self.conn.execute(
+            "INSERT INTO sync_runs (kind, started_at, status, triggered_by) "
+            "VALUES (?, ?, 'running', ?) RETURNING run_id",
+            [kind, self.now, triggered_by],
+        ).fetchone()
+        assert row is not None
+        self.run_id = int(row[0])
+        self.conn.execute("UPDATE engine_state SET current_run_id = ? WHERE id = 1", [self.run_id])
+        return self.run_id
+
+    def add_run_counts(
+        self,
+        run_id: int,
+        *,
+        records_read: int = 0,
+        records_written: int = 0,
+        sf_api_calls: int = 0,
+        hs_api_calls: int = 0,
+        error_count: int = 0,
+    ) -> None:
+        """Add one batch's counts to a run, so the dashboard sees a long run progress."""
+        self.conn.execute(
+            "UPDATE sync_runs SET records_read = records_read + ?, "
+            "records_written = records_written + ?, sf_api_calls = sf_api_calls + ?, "
+            "hs_api_calls = hs_api_calls + ?, error_count = error_count + ? WHERE run_id = ?",
+            [records_read, records_written, sf_api_calls, hs_api_calls, error_count, run_id],
+        )
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        message: str | None = None,
+        records_read: int | None = None,
+        records_written: int | None = None,
+        sf_api_calls: int | None = None,
+        hs_api_calls: int | None = None,
+        error_count: int | None = None,
+    ) -> None:
+        """Close a run. Counts given here are totals that replace the accumulated ones; an
+        error_count left None becomes the number of distinct errors this run recorded."""
+        _check("sync_runs", "status", status)
+        if error_count is None:
+            found = self.conn.execute(
+                "SELECT count(*) FROM sync_errors WHERE run_id = ?", [run_id]
+            ).fetchone()
+            error_count = int(found[0]) if found else 0
+        self.conn.execute(
+            "UPDATE sync_runs SET status = ?, finished_at = ?, message = ?, "
+            "records_read = coalesce(?, records_read), "
+            "records_written = coalesce(?, records_written), "
+            "sf_api_calls = coalesce(?, sf_api_calls), hs_api_calls = coalesce(?, hs_api_calls), "
+            "error_count = ? WHERE run_id = ?",
+            [
+                status,
+                self.now,
+                message,
+                records_read,
+                records_written,
+                sf_api_calls,
+                hs_api_calls,
+                error_count,
+                run_id,
+            ],
+        )
+        self.conn.execute(
+            "UPDATE engine_state SET current_run_id = NULL WHERE id = 1 AND current_run_id = ?",
+            [run_id],
+        )
+
+    def close_interrupted_runs(self, *, started_before: datetime) -> int:
+        """Mark runs still `running` that began before a crash as `interrupted`."""
+        found = self.conn.execute(
+            "UPDATE sync_runs SET status = 'interrupted', finished_at = ? "
+            "WHERE status = 'running' AND started_at < ? RETURNING run_id",
+            [self.now, _utc(started_before)],
+        ).fetchall()
+        return len(found)
+
+    # -- audit rows -------------------------------------------------------------------------
+
+    def record_changes(self, rows: Iterable[FieldChange | Mapping[str, Any]]) -> int:
+        return self._insert(_coerce(rows, FieldChange))
+
+    def record_conflicts(self, rows: Iterable[Conflict | Mapping[str, Any]]) -> int:
+        return self._insert(_coerce(rows, Conflict))
+
+    def record_api_usage(self, rows: Iterable[ApiUsage | Mapping[str, Any]]) -> int:
+        return self._insert(_coerce(rows, ApiUsage))
+
+    def record_field_history(self, rows: Iterable[Any]) -> int:
+        """Values written this batch (FieldWrite, loops.SyncWrite or mappings); cycle defaults
+        to the row's run id."""
+        batch = [
+            w if w.cycle is not None else replace(w, cycle=w.run_id or self.run_id)
+            for w in _coerce(rows, FieldWrite)
+        ]
+        return self._insert(batch)
+
+    def prune_field_history(self, *, before_cycle: int) -> int:
+        """Loop detection looks back a few cycles; older history is dropped."""
+        found = self.conn.execute(
+            "DELETE FROM field_history WHERE cycle < ? RETURNING 1", [before_cycle]
+        ).fetchall()
+        return len(found)
+
+    def record_errors(self, rows: Iterable[SyncError | Mapping[str, Any]]) -> int:
+        """Upsert errors by (system, object, record_id, code, field). A recurring error bumps
+        attempts and last_seen; a resolved one reopens; an ignored one stays ignored."""
+        batch = _last_per_key(
+            _coerce(rows, SyncError), lambda e: (e.system, e.object, e.record_id, e.code, e.field)
+        )
+        if not batch:
+            return 0
+        frame = self._frame(batch, extra={"first_seen": "last_seen"})
+        with self._registered(frame) as src:
+            self.conn.execute(_ERROR_MERGE.format(src=src))
+        return len(batch)
+
+    def resolve_errors(
+        self,
+        *,
+        system: str,
+        object: str,
+        record_id: str,
+        code: str | None = None,
+        by: str = "engine",
+    ) -> int:
+        """The record synced cleanly: close its open/retrying errors (all, or one code's)."""
+        found = self.conn.execute(
+            "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
+            "WHERE system = ? AND object = ? AND record_id = ? AND status IN ('open', 'retrying') "
+            "AND (? IS NULL OR code = ?) RETURNING error_id",
+            [self.now, by, system, object, record_id, code, code],
+        ).fetchall()
+        return len(found)
+
+    def set_error_status(
+        self, error_id: int, status: str, *, actor: str, note: str | None = None
+    ) -> None:
+        """A person (or the engine) changes an error's status; the change is audited."""
+        _check("sync_errors", "status", status)
+        before = self.conn.execute(
+            "SELECT status, object, record_id FROM sync_errors WHERE error_id = ?", [error_id]
+        ).fetchone()
+        if before is None:
+            raise KeyError(f"no sync error with id {error_id}")
+        closed = status in ("resolved", "ignored")
+        self.conn.execute(
+            "UPDATE sync_errors SET status = ?, resolved_at = ?, resolved_by = ? "
+            "WHERE error_id = ?",
+            [status, self.now if closed else None, actor if closed else None, error_id],
+        )
+        self.audit(
+            actor,
+            f"error_{status}",
+            object=before[1],
+            record_id=before[2],
+            error_id=error_id,
+            details={"from": before[0], "to": status, "note": note},
+        )
+
+    def record_duplicates(self, rows: Iterable[Duplicate | Mapping[str, Any]]) -> list[str]:
+        """Upsert clusters by (system, object, match_key); returns their cluster ids."""
+        batch = _last_per_key(_coerce(rows, Duplicate), lambda d: d.cluster_id)
+        if not batch:
+            return []
+        frame = self._frame(batch, extra={"last_seen": "detected_at"})
+        ids = pa.array([d.cluster_id for d in batch], pa.string())
+        frame = frame.append_column("cluster_id", ids)
+        with self._registered(frame) as src:
+            self.conn.execute(_DUPLICATE_MERGE.format(src=src))
+        return [d.cluster_id for d in batch]
+
+    def set_duplicate_status(self, cluster: str, status: str, *, actor: str) -> None:
+        _check("duplicates", "status", status)
+        closed = status != "open"
+        self.conn.execute(
+            "UPDATE duplicates SET status = ?, resolved_at = ?, resolved_by = ? "
+            "WHERE cluster_id = ?",
+            [status, self.now if closed else None, actor if closed else None, cluster],
+        )
+        self.audit(actor, f"duplicate_{status}", record_id=cluster)
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        object: str | None = None,
+        record_id: str | None = None,
+        error_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record who did what (a fix, a pause, a config change); returns the audit id."""
+        text = _json(details)
+        if find_secret([actor, action, record_id, text], self._secrets):
+            raise SecretLeakError("refusing to store a secret in audit_log")
+        row = self.conn.execute(
+            'INSERT INTO audit_log ("at", actor, action, object, record_id, error_id, details) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING audit_id",
+            [self.now, actor, action, object, record_id, error_id, text],
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # -- engine state -----------------------------------------------------------------------
+
+    def link(
+        self,
+        object: str,
+        hs_id: str,
+        sf_object: str,
+        sf_id: str,
+        *,
+        match_key: str | None = None,
+    ) -> None:
+        self.link_many([Link(object, hs_id, sf_object, sf_id, match_key=match_key)])
+
+    def link_many(self, rows: Iterable[Link | Mapping[str, Any]]) -> int:
+        """Upsert links by (object, hs_id). Re-linking (a Lead converted to a Contact) keeps the
+        previous Salesforce record in previous_sf_object/previous_sf_id."""
+        batch = _last_per_key(_coerce(rows, Link), lambda k: (k.object, k.hs_id))
+        if not batch:
+            return 0
+        with self._registered(self._frame(batch)) as src:
+            self.conn.execute(_LINK_MERGE.format(src=src))
+        return len(batch)
+
+    def unlink(self, object: str, *, hs_id: str) -> int:
+        found = self.conn.execute(
+            "DELETE FROM id_links WHERE object = ? AND hs_id = ? RETURNING 1", [object, hs_id]
+        ).fetchall()
+        return len(found)
+
+    def set_cursor(
+        self, system: str, object: str, *, modstamp: datetime, last_id: str | None
+    ) -> None:
+        """Move the incremental-read cursor; it commits with (and only with) this batch."""
+        _check("sync_cursors", "system", system)
+        self.conn.execute(
+            "MERGE INTO sync_cursors t USING (SELECT ? AS system, ? AS object) s "
+            "ON t.system = s.system AND t.object = s.object "
+            "WHEN MATCHED THEN UPDATE SET modstamp = ?, last_id = ?, updated_at = ?, run_id = ? "
+            "WHEN NOT MATCHED THEN INSERT (system, object, modstamp, last_id, updated_at, run_id) "
+            "VALUES (s.system, s.object, ?, ?, ?, ?)",
+            [system, object] + [_utc(modstamp), last_id, self.now, self.run_id] * 2,
+        )
+
+    def set_synced_values(self, rows: Iterable[SyncedValue | Mapping[str, Any]]) -> int:
+        """Upsert the agreed value per (object, hs_id, sf_id, field)."""
+        batch = _last_per_key(
+            _coerce(rows, SyncedValue), lambda v: (v.object, v.hs_id, v.sf_id, v.field)
+        )
+        if not batch:
+            return 0
+        with self._registered(self._frame(batch)) as src:
+            self.conn.execute(_SYNCED_MERGE.format(src=src))
+        return len(batch)
+
+    def set_paused(self, paused: bool, *, actor: str, reason: str | None = None) -> None:
+        """Pause or resume the engine (the dashboard's switch); audited."""
+        self.conn.execute(
+            "UPDATE engine_state SET paused = ?, paused_reason = ?, changed_by = ?, "
+            "changed_at = ? WHERE id = 1",
+            [paused, reason, actor, self.now],
+        )
+        self.audit(actor, "pause" if paused else "resume", details={"reason": reason})
+
+    def heartbeat(self, *, next_cycle_at: datetime | None = None) -> None:
+        """The engine is alive (and when it will next run), with its pid and host."""
+        self.conn.execute(
+            "UPDATE engine_state SET heartbeat_at = ?, next_cycle_at = ?, pid = ?, host = ? "
+            "WHERE id = 1",
+            [
+                self.now,
+                _utc(next_cycle_at) if next_cycle_at else None,
+                os.getpid(),
+                os.uname().nodename if hasattr(os, "uname") else None,
+            ],
+        )
+
+    # -- bulk insert machinery --------------------------------------------------------------
+
+    def _insert(self, rows: Sequence[Any]) -> int:
+        if not rows:
+            return 0
+        table = TABLE[type(rows[0]).TABLE]
+        frame = self._frame(rows)
+        cols = ", ".join(_q(c) for c in frame.column_names)
+        with self._registered(frame) as src:
+            self.conn.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {src}")
+        return len(rows)
+
+    def _frame(self, rows: Sequence[Any], *, extra: Mapping[str, str] | None = None) -> pa.Table:
+        """An Arrow table of the rows, columns typed from the schema; validated: enums, aware
+        datetimes, no secrets. extra copies one column under another name (first_seen)."""
+        cls = type(rows[0])
+        table = TABLE[cls.TABLE]
+        renames = _RENAMES.get(table.name, {})
+        arrays: dict[str, pa.Array] = {}
+        for f in fields(cls):
+            name = renames.get(f.name, f.name)
+            values = [getattr(r, f.name) for r in rows]
+            arrays[name] = self._column(table, table.column(name), values)
+        for target, source in (extra or {}).items():
+            arrays[target] = arrays[source]
+        return pa.table(arrays)
+
+    def _column(self, table: Table, column: Column, values: list[Any]) -> pa.Array:
+        kind = column.type
+        if column.name == "run_id":
+            values = [self.run_id if v is None else v for v in values]
+        elif kind == "TIMESTAMPTZ":
+            values = [self.now if v is None else _utc(v) for v in values]
+        elif kind == "VARCHAR":
+            values = [to_text(v) for v in values]
+        elif kind == "JSON":
+            values = [_json(v) for v in values]
+        elif kind == "VARCHAR[]":
+            values = [None if v is None else [to_text(x) for x in v] for v in values]
+        allowed = ENUMS.get((table.name, column.name))
+        if allowed:
+            bad = sorted({str(v) for v in values if v not in allowed})
+            if bad:
+                raise ValueError(f"{table.name}.{column.name}: {bad} not in {list(allowed)}")
+            values = [str(v) for v in values]
+        if kind in ("VARCHAR", "JSON") and find_secret(values, self._secrets):
+            raise SecretLeakError(f"refusing to store a secret in {table.name}.{column.name}")
+        if kind == "VARCHAR[]" and find_secret((x for v in values if v for x in v), self._secrets):
+            raise SecretLeakError(f"refusing to store a secret in {table.name}.{column.name}")
+        return pa.array(values, type=_ARROW_TYPES[kind])
+
+    @contextlib.contextmanager
+    def _registered(self, frame: pa.Table) -> Iterator[str]:
+        name = f"__batch_{next(self._batch_names)}"
+        self.conn.register(name, frame)
+        try:
+            yield name
+        finally:
+            self.conn.unregister(name)
+
+
+def _check(table: str, column: str, value: str) -> None:
+    allowed = ENUMS[(table, column)]
+    if value not in allowed:
+        raise ValueError(f"{table}.{column}: {value!r} not in {list(allowed)}")
+
+
+K = TypeVar("K")
+
+
+def _last_per_key(rows: Sequence[Row], key: Callable[[Row], Any]) -> list[Row]:
+    """One row per key, the last one winning: a MERGE may not touch a target row twice."""
+    return list({key(r): r for r in rows}.values())
+
+
+_ERROR_MERGE = """
+MERGE INTO sync_errors t USING {src} s
+ON t.system = s.system AND t.object = s.object AND t.code = s.code
+   AND t.record_id IS NOT DISTINCT FROM s.record_id AND t.field IS NOT DISTINCT FROM s.field
+WHEN MATCHED THEN UPDATE SET
+    run_id = s.run_id, category = s.category, message = s.message, value = s.value,
+    suggested_fix = s.suggested_fix, sf_object = s.sf_object, hs_object = s.hs_object,
+    payload = s.payload, attempts = t.attempts + 1, last_seen = s.last_seen,
+    status = CASE WHEN t.status = 'ignored' THEN 'ignored' ELSE s.status END,
+    resolved_at = CASE WHEN t.status = 'ignored' THEN t.resolved_at END,
+    resolved_by = CASE WHEN t.status = 'ignored' THEN t.resolved_by END
+WHEN NOT MATCHED THEN INSERT
+    (run_id, system, object, record_id, category, code, message, field, status, attempts,
+     first_seen, last_seen, value, suggested_fix, sf_object, hs_object, payload)
+VALUES
+    (s.run_id, s.system, s.object, s.record_id, s.category, s.code, s.message, s.field,
+     s.status, 1, s.first_seen, s.last_seen, s.value, s.suggested_fix, s.sf_object,
+     s.hs_object, s.payload)
+"""
+
+_DUPLICATE_MERGE = """
+MERGE INTO duplicates t USING {src} s ON t.cluster_id = s.cluster_id
+WHEN MATCHED THEN UPDATE SET
+    record_ids = s.record_ids, reason = s.reason, last_seen = s.last_seen, run_id = s.run_id,
+    kept_id = s.kept_id,
+    status = CASE WHEN t.status = 'ignored' THEN 'ignored' ELSE s.status END,
+    resolved_at = CASE WHEN t.status = 'ignored' THEN t.resolved_at END,
+    resolved_by = CASE WHEN t.status = 'ignored' THEN t.resolved_by END
+WHEN NOT MATCHED THEN INSERT
+    (cluster_id, system, object, record_ids, match_key, reason, status, detected_at,
+     last_seen, run_id, kept_id)
+VALUES
+    (s.cluster_id, s.system, s.object, s.record_ids, s.match_key, s.reason, s.status,
+     s.detected_at, s.last_seen, s.run_id, s.kept_id)
+"""
+
+_LINK_MERGE = """
+MERGE INTO id_links t USING {src} s ON t.object = s.object AND t.hs_id = s.hs_id
+WHEN MATCHED AND (t.sf_id IS DISTINCT FROM s.sf_id OR t.sf_object IS DISTINCT FROM s.sf_object)
+THEN UPDATE SET
+    previous_sf_object = t.sf_object, previous_sf_id = t.sf_id, sf_object = s.sf_object,
+    sf_id = s.sf_id, updated_at = s.linked_at, run_id = s.run_id,
+    match_key = coalesce(s.match_key, t.match_key)
+WHEN MATCHED THEN UPDATE SET match_key = coalesce(s.match_key, t.match_key)
+WHEN NOT MATCHED THEN INSERT
+    (object, hs_id, sf_object, sf_id, linked_at, match_key, run_id, updated_at)
+VALUES (s.object, s.hs_id, s.sf_object, s.sf_id, s.linked_at, s.match_key, s.run_id, s.linked_at)
+"""
+
+_SYNCED_MERGE = """
+MERGE INTO synced_values t USING {src} s
+ON t.object = s.object AND t.hs_id = s.hs_id AND t.sf_id = s.sf_id AND t.field = s.field
+WHEN MATCHED THEN UPDATE SET value = s.value, synced_at = s.synced_at, run_id = s.run_id
+WHEN NOT MATCHED THEN INSERT (object, hs_id, sf_id, field, value, synced_at, run_id)
+VALUES (s.object, s.hs_id, s.sf_id, s.field, s.value, s.synced_at, s.run_id)
+"""
+
+__all__ = [
+    "DIRECTIONS",
+    "DUPLICATE_STATUSES",
+    "ERROR_CATEGORIES",
+    "ERROR_STATUSES",
+    "RUN_KINDS",
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "SYSTEMS",
+    "TABLES",
+    "ApiUsage",
+    "AuditStore",
+    "Conflict",
+    "Duplicate",
+    "FieldChange",
+    "FieldWrite",
+    "Link",
+    "SecretLeakError",
+    "StoreBusyError",
+    "StoreWriter",
+    "SyncError",
+    "SyncedValue",
+    "cluster_id",
+    "find_secret",
+    "is_lock_error",
+    "schema_ddl",
+    "to_text",
+]

@@ -1,0 +1,792 @@
+"""The audit store: what the dashboard and the CLI read back is what the engine wrote, a batch and
+its cursor commit together or not at all, and concurrent readers/writers (threads or processes,
+even a writer killed with -9) never see a lock error or half a batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sync_engine import queries
+from sync_engine.budget import Quota, day_start
+from sync_engine.errors import RetriableError
+from sync_engine.loops import SyncWrite, detect_loops
+from sync_engine.matching import Candidate, clusters_of
+from sync_engine.store import (
+    TABLES,
+    ApiUsage,
+    AuditStore,
+    Conflict,
+    Duplicate,
+    FieldChange,
+    FieldWrite,
+    SecretLeakError,
+    StoreBusyError,
+    SyncedValue,
+    SyncError,
+)
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LEAD = "00Q5g00000AbCdEFGH"
+CONTACT = "0035g00000AbCdEFGH"
+
+
+class FakeClock:
+    """Store time under the test's control (the engine passes the sandbox clock the same way)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> AuditStore:
+    return AuditStore(tmp_path / "sync.duckdb", clock=clock)
+
+
+def count(store: AuditStore, table: str) -> int:
+    with store.read() as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def error(**overrides: object) -> SyncError:
+    row = {
+        "system": "salesforce",
+        "object": "contact",
+        "category": "property_value",
+        "code": "STRING_TOO_LONG",
+        "message": "Title: data value too large (max length=128)",
+        "record_id": LEAD,
+        "field": "Title",
+    }
+    row.update(overrides)
+    return SyncError(**row)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a store that does not exist yet
+
+
+def test_reading_a_store_that_does_not_exist_gives_empty_results(tmp_path: Path) -> None:
+    store = AuditStore(tmp_path / "nowhere" / "sync.duckdb")
+    summary = queries.status_summary(store)
+    assert summary["last_run"] is None
+    assert summary["open_errors"] == {}
+    assert summary["api_usage_today"] == {}
+    assert summary["links"] == 0
+    assert summary["engine"]["paused"] is False
+    errors = queries.errors_frame(store)
+    assert errors.empty and {"error_id", "category", "suggested_fix"} <= set(errors.columns)
+    assert queries.runs_frame(store).empty
+    assert queries.record_timeline(store, email="nobody@example.com").empty
+    assert not store.path.exists(), "reading must not create the database"
+
+
+def test_a_file_never_initialised_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "sync.duckdb"
+    duckdb.connect(str(path)).close()  # a writer that died before creating the schema
+    assert queries.status_summary(AuditStore(path))["links"] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Every table written and read back
+
+
+def test_a_run_with_every_kind_of_row_reads_back(store: AuditStore, clock: FakeClock) -> None:
+    with store.write() as tx:
+        run_id = tx.start_run("scheduled", triggered_by="scheduler")
+        tx.link("contact", "101", "Lead", LEAD, match_key="ada@example.com")
+        tx.record_changes(
+            [
+                FieldChange(
+                    "contact",
+                    "hubspot_to_salesforce",
+                    "Phone",
+                    None,
+                    "+1 555 0100",
+                    hs_id="101",
+                    sf_id=LEAD,
+                    reason="changed in hubspot",
+                ),
+                {
+                    "object": "contact",
+                    "direction": "salesforce_to_hubspot",
+                    "field": "numemployees",
+                    "old_value": 10,
+                    "new_value": 250,
+                    "hs_id": "101",
+                    "sf_id": LEAD,
+                },
+            ]
+        )
+        tx.record_conflicts(
+            [
+                Conflict(
+                    "contact",
+                    "lifecyclestage",
+                    "lead",
+                    "marketingqualifiedlead",
+                    "Working",
+                    rule="prefer_salesforce_unless_blank",
+                    winner="salesforce",
+                    hs_id="101",
+                    sf_id=LEAD,
+                )
+            ]
+        )
+        tx.record_errors(
+            [
+                error(
+                    value="x" * 200, suggested_fix="Shorten the title", payload={"Title": "x" * 200}
+                )
+            ]
+        )
+        tx.record_api_usage(
+            [ApiUsage("salesforce", "composite/sobjects", 2, used_today=120, daily_limit=15000)]
+        )
+        tx.record_duplicates(
+            [Duplicate("hubspot", "contact", ["101", "202"], "ada@example.com", "same email")]
+        )
+        tx.set_cursor("salesforce", "Lead", modstamp=T0 - timedelta(minutes=5), last_id=LEAD)
+        tx.set_synced_values([SyncedValue("contact", "101", LEAD, "phone", "+1 555 0100")])
+        tx.record_field_history([FieldWrite("contact", "101", LEAD, "phone", "hubspot", "555")])
+        tx.add_run_counts(run_id, records_read=40, records_written=2, sf_api_calls=2)
+        tx.heartbeat(next_cycle_at=T0 + timedelta(minutes=1))
+    clock.tick(seconds=30)
+    with store.write(run_id=run_id) as tx:
+        tx.add_run_counts(run_id, records_read=10, hs_api_calls=3)
+        tx.finish_run(run_id, status="partial")
+
+    summary = queries.status_summary(store, now=T0)
+    run = summary["last_run"]
+    assert (run["run_id"], run["kind"], run["status"]) == (run_id, "scheduled", "partial")
+    assert (run["records_read"], run["records_written"], run["error_count"]) == (50, 2, 1)
+    assert (run["sf_api_calls"], run["hs_api_calls"]) == (2, 3)
+    assert run["started_at"] == T0 and run["finished_at"] == T0 + timedelta(seconds=30)
+    assert run["started_at"].utcoffset() == timedelta(0)
+    assert summary["open_errors"] == {"property_value": 1}
+    assert summary["open_duplicates"] == 1
+    assert summary["api_usage_today"] == {
+        "salesforce": {"calls": 2, "used_today": 120, "daily_limit": 15000, "reported_at": T0}
+    }
+    assert summary["links"] == 1
+    assert summary["engine"]["heartbeat_at"] == T0
+    assert summary["engine"]["next_cycle_at"] == T0 + timedelta(minutes=1)
+    assert summary["engine"]["current_run_id"] is None, "finish_run clears the run in progress"
+
+    changes = queries.changes_frame(store, run_id=run_id).sort_values("field")
+    assert list(changes["field"]) == ["Phone", "numemployees"]
+    assert list(changes["new_value"]) == ["+1 555 0100", "250"], "values are stored as text"
+    assert changes["old_value"].iloc[0] is None or changes["old_value"].isna().iloc[0]
+
+    conflict = queries.conflicts_frame(store).iloc[0]
+    assert (conflict["base_value"], conflict["hs_value"], conflict["sf_value"]) == (
+        "lead",
+        "marketingqualifiedlead",
+        "Working",
+    )
+    assert conflict["winner"] == "salesforce" and conflict["run_id"] == run_id
+
+    err = queries.errors_frame(store, category="property_value").iloc[0]
+    assert err["suggested_fix"] == "Shorten the title" and err["value"] == "x" * 200
+    assert err["status"] == "open" and err["attempts"] == 1
+
+    dup = queries.duplicates_frame(store).iloc[0]
+    assert list(dup["record_ids"]) == ["101", "202"] and dup["size"] == 2
+
+    usage = queries.api_usage_frame(store, bucket="hour")
+    assert usage[["system", "calls"]].values.tolist() == [["salesforce", 2]]
+
+    with store.read() as conn:
+        cursor = queries.get_cursor(conn, "salesforce", "Lead")
+        assert cursor is not None
+        assert (cursor.modstamp, cursor.last_id) == (T0 - timedelta(minutes=5), LEAD)
+        assert queries.synced_values_for(conn, "contact", [("101", LEAD), ("999", CONTACT)]) == {
+            ("101", LEAD): {"phone": "+1 555 0100"},
+            ("999", CONTACT): {},
+        }
+        [written] = queries.recent_field_writes(conn, min_cycle=run_id)
+        assert (written.hs_id, written.value, written.system_written) == ("101", "555", "hubspot")
+        assert (written.cycle, written.at) == (run_id, T0)
+        payload = conn.execute("SELECT payload->>'Title' FROM sync_errors").fetchone()[0]
+        assert payload == "x" * 200
+
+
+def test_every_spec_table_has_its_contract_columns(store: AuditStore) -> None:
+    contract = {
+        "sync_runs": "run_id kind started_at finished_at status records_read records_written "
+        "error_count sf_api_calls hs_api_calls",
+        "field_changes": "run_id object direction hs_id sf_id field old_value new_value reason at",
+        "conflicts": "run_id object hs_id sf_id field base_value hs_value sf_value rule winner at",
+        "duplicates": "cluster_id system object record_ids match_key reason status detected_at",
+        "sync_errors": "error_id run_id system object record_id category code message field "
+        "status attempts first_seen last_seen",
+        "api_usage": "at system endpoint calls used_today daily_limit",
+        "id_links": "object hs_id sf_object sf_id linked_at",
+    }
+    store.ensure_schema()
+    with store.read() as conn:
+        for table, columns in contract.items():
+            found = {r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()}
+            assert set(columns.split()) <= found, table
+
+
+def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(store: AuditStore) -> None:
+    paris = timezone(timedelta(hours=1))
+    with store.write() as tx:
+        tx.set_cursor(
+            "hubspot", "contacts", modstamp=datetime(2026, 3, 1, 13, 0, tzinfo=paris), last_id="7"
+        )
+    with store.read() as conn:
+        cursor = queries.get_cursor(conn, "hubspot", "contacts")
+    assert cursor is not None and cursor.modstamp == T0
+    assert cursor.modstamp.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda tx: tx.start_run("nightly"), "kind"),
+        (lambda tx: tx.record_errors([error(category="oops")]), "category"),
+        (lambda tx: tx.record_errors([error(system="pipedrive")]), "system"),
+        (
+            lambda tx: tx.record_changes([FieldChange("contact", "both", "Phone", 1, 2)]),
+            "direction",
+        ),
+        (
+            lambda tx: tx.set_cursor(
+                "hubspot", "contacts", modstamp=datetime(2026, 1, 1), last_id=None
+            ),
+            "naive datetime",
+        ),
+        (lambda tx: tx.record_changes([{"object": "contact", "colour": "red"}]), "colour"),
+    ],
+)
+def test_bad_rows_are_refused_and_nothing_of_the_batch_is_kept(
+    store: AuditStore, write: object, message: str
+) -> None:
+    with pytest.raises((ValueError, TypeError), match=message), store.write() as tx:
+        tx.link("contact", "1", "Lead", LEAD)
+        write(tx)  # type: ignore[operator]
+    assert count(store, "id_links") == 0
+
+
+def test_secrets_are_never_written(tmp_path: Path) -> None:
+    token = "pat-na1-0123456789abcdef"
+    store = AuditStore(tmp_path / "sync.duckdb", secrets=[token])
+    with pytest.raises(SecretLeakError) as raised, store.write() as tx:
+        tx.record_errors([error(message=f"401 for Bearer {token}")])
+    assert token not in str(raised.value)
+    with pytest.raises(SecretLeakError), store.write() as tx:
+        tx.audit("admin@example.com", "config_change", details={"token": token})
+    assert count(store, "sync_errors") == 0 and count(store, "audit_log") == 0
+    assert token.encode() not in store.path.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Upserts: errors, duplicates, links
+
+
+def test_a_recurring_error_is_one_row_with_more_attempts(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    with store.write() as tx:
+        first_run = tx.start_run("scheduled")
+        tx.record_errors([error(), error(field=None, code="INVALID_EMAIL_ADDRESS")])
+    clock.tick(minutes=5)
+    with store.write() as tx:
+        second_run = tx.start_run("scheduled")
+        tx.record_errors(
+            [error(message="still too long"), error(field=None, code="INVALID_EMAIL_ADDRESS")]
+        )
+        tx.record_errors([error(field="Company")])  # another field: another error
+        tx.finish_run(second_run, status="partial")
+
+    frame = queries.errors_frame(store).sort_values("error_id")
+    assert len(frame) == 3
+    title = frame[frame["field"] == "Title"].iloc[0]
+    assert title["attempts"] == 2 and title["message"] == "still too long"
+    assert title["first_seen"] == T0 and title["last_seen"] == T0 + timedelta(minutes=5)
+    assert title["run_id"] == second_run != first_run
+    no_field = frame[frame["code"] == "INVALID_EMAIL_ADDRESS"].iloc[0]
+    assert no_field["attempts"] == 2, "a NULL field still identifies the same error"
+    assert queries.runs_frame(store).set_index("run_id").loc[second_run, "error_count"] == 3
+
+
+def test_a_resolved_error_reopens_when_it_recurs_but_an_ignored_one_stays_ignored(
+    store: AuditStore,
+) -> None:
+    with store.write() as tx:
+        tx.record_errors([error(), error(record_id=CONTACT)])
+    with store.write() as tx:
+        assert tx.resolve_errors(system="salesforce", object="contact", record_id=LEAD) == 1
+        ignored_id = tx.conn.execute(
+            "SELECT error_id FROM sync_errors WHERE record_id = ?", [CONTACT]
+        ).fetchone()[0]
+        tx.set_error_status(ignored_id, "ignored", actor="ops@example.com", note="known gap")
+    assert queries.status_summary(store)["open_errors"] == {}
+
+    with store.write() as tx:
+        tx.record_errors([error(), error(record_id=CONTACT)])
+    by_record = queries.errors_frame(store).set_index("record_id")
+    assert by_record.loc[LEAD, "status"] == "open" and by_record.loc[LEAD, "attempts"] == 2
+    assert by_record.loc[CONTACT, "status"] == "ignored"
+    assert by_record.loc[CONTACT, "attempts"] == 2
+    with store.read() as conn:
+        fixes = conn.execute("SELECT actor, action, error_id, details FROM error_fixes").fetchall()
+    assert [(a, act, e) for a, act, e, _ in fixes] == [
+        ("ops@example.com", "error_ignored", ignored_id)
+    ]
+    assert '"known gap"' in fixes[0][3]
+
+
+def test_duplicates_are_one_cluster_per_match_key(store: AuditStore, clock: FakeClock) -> None:
+    with store.write() as tx:
+        [cluster] = tx.record_duplicates(
+            [Duplicate("salesforce", "account", ["001A", "001B"], "acme.com", "same domain")]
+        )
+    clock.tick(hours=1)
+    with store.write() as tx:
+        tx.record_duplicates(
+            [
+                Duplicate(
+                    "salesforce", "account", ["001A", "001B", "001C"], "acme.com", "same domain"
+                )
+            ]
+        )
+    frame = queries.duplicates_frame(store)
+    assert len(frame) == 1 and frame.iloc[0]["cluster_id"] == cluster
+    assert list(frame.iloc[0]["record_ids"]) == ["001A", "001B", "001C"]
+    assert frame.iloc[0]["detected_at"] == T0
+    with store.write() as tx:
+        tx.set_duplicate_status(cluster, "resolved", actor="admin@example.com")
+    assert queries.status_summary(store)["open_duplicates"] == 0
+
+
+def test_a_converted_lead_relinks_and_keeps_its_history(store: AuditStore) -> None:
+    with store.write() as tx:
+        tx.link("contact", "101", "Lead", LEAD, match_key="ada@example.com")
+        tx.record_changes(
+            [
+                FieldChange(
+                    "contact", "hubspot_to_salesforce", "Phone", None, "1", hs_id="101", sf_id=LEAD
+                )
+            ]
+        )
+        tx.record_errors([error()])
+    with store.write() as tx:
+        tx.link("contact", "101", "Contact", CONTACT)  # the rep converted the lead
+        tx.record_changes(
+            [
+                FieldChange(
+                    "contact", "salesforce_to_hubspot", "jobtitle", None, "CTO", sf_id=CONTACT
+                )
+            ]
+        )
+        # the same hs id on another object is another record
+        tx.record_changes(
+            [
+                FieldChange(
+                    "company",
+                    "hubspot_to_salesforce",
+                    "Name",
+                    None,
+                    "Acme",
+                    hs_id="101",
+                    sf_id="001xx",
+                )
+            ]
+        )
+    with store.read() as conn:
+        [link] = queries.find_links(conn, "contact", sf_ids=[LEAD])
+    assert (link.sf_object, link.sf_id, link.match_key) == ("Contact", CONTACT, "ada@example.com")
+
+    timeline = queries.record_timeline(store, email="  Ada@Example.com ")
+    assert sorted(timeline["field"]) == ["Phone", "Title", "jobtitle"]
+    assert set(timeline["kind"]) == {"change", "error"}
+    assert list(queries.changes_for_email(store, "ada@example.com")["field"]) == [
+        "Phone",
+        "jobtitle",
+    ]
+    assert len(queries.record_timeline(store, hs_id="101", object="company")) == 1
+
+
+def test_a_duplicate_cluster_from_matching_keeps_the_chosen_record_first(
+    store: AuditStore,
+) -> None:
+    lead = Candidate("salesforce", "Lead", LEAD, "ada@example.com", created="2025-01-01")
+    contact = Candidate("salesforce", "Contact", CONTACT, "ada@example.com", created="2026-01-01")
+    [cluster] = clusters_of([lead, contact], linked=frozenset())
+    with store.write() as tx:
+        tx.record_duplicates([Duplicate.from_cluster(cluster, object="contact")])
+    row = queries.duplicates_frame(store, system="salesforce").iloc[0]
+    assert row["kept_id"] == CONTACT, "a Contact beats a Lead"
+    assert list(row["record_ids"]) == [CONTACT, LEAD]
+    assert row["reason"] == "same person as Lead and Contact"
+
+
+def test_a_flipping_field_read_back_from_history_is_found_by_loop_detection(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    values = {"hubspot": "IN_PROGRESS", "salesforce": "OPEN"}
+    for cycle, side in enumerate(["salesforce", "hubspot", "salesforce", "hubspot"], start=1):
+        with store.write() as tx:
+            run_id = tx.start_run("scheduled")
+            assert run_id == cycle
+            tx.record_field_history(
+                [
+                    SyncWrite(
+                        "contact",
+                        "101",
+                        LEAD,
+                        "hs_lead_status",
+                        side,
+                        values[side],
+                        at=clock.now,
+                        cycle=run_id,
+                        origin="automation",
+                    )
+                ]
+            )
+        clock.tick(minutes=1)
+    with store.read() as conn:
+        history = queries.recent_field_writes(conn, min_cycle=2)
+    assert [w.cycle for w in history] == [2, 3, 4]
+    [finding] = detect_loops(history)
+    assert (finding.hs_id, finding.field, finding.flips) == ("101", "hs_lead_status", 2)
+    with store.write() as tx:
+        assert tx.prune_field_history(before_cycle=3) == 2
+    with store.read() as conn:
+        assert len(queries.recent_field_writes(conn, min_cycle=0)) == 2
+
+
+def test_the_budget_gets_todays_calls_and_the_latest_quota(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    with store.write() as tx:
+        tx.record_api_usage(
+            [
+                ApiUsage(
+                    "hubspot",
+                    "crm/v3/objects/contacts/search",
+                    40,
+                    used_today=900,
+                    daily_limit=250_000,
+                )
+            ]
+        )
+    clock.tick(days=1)
+    with store.write() as tx:
+        tx.record_api_usage([ApiUsage("hubspot", "crm/v3/objects/contacts/batch/update", 3)])
+        tx.record_api_usage(
+            [ApiUsage("salesforce", "limits", 1, used_today=70, daily_limit=15_000)]
+        )
+    with store.read() as conn:
+        spent = queries.api_calls_since(conn, day_start(clock.now))
+        quotas = queries.latest_quotas(conn)
+    assert spent == {"hubspot": 3, "salesforce": 1}
+    assert quotas["hubspot"] == Quota(used_today=900, daily_limit=250_000, reported_at=T0)
+    assert quotas["salesforce"].reported_at == clock.now
+    usage = queries.api_usage_frame(store, system="hubspot", bucket="day")
+    assert usage["calls"].tolist() == [40, 3]
+
+
+def test_pausing_is_recorded_with_who_and_why(store: AuditStore, clock: FakeClock) -> None:
+    with store.write() as tx:
+        tx.set_paused(True, actor="ops@example.com", reason="Salesforce maintenance")
+    state = queries.status_summary(store)["engine"]
+    assert state["paused"] is True
+    assert (state["changed_by"], state["paused_reason"]) == (
+        "ops@example.com",
+        "Salesforce maintenance",
+    )
+    clock.tick(minutes=10)
+    with store.write() as tx:
+        tx.set_paused(False, actor="ops@example.com")
+    with store.read() as conn:
+        log = conn.execute('SELECT action, "at" FROM audit_log ORDER BY audit_id').fetchall()
+    assert log == [("pause", T0), ("resume", T0 + timedelta(minutes=10))]
+
+
+def test_interrupted_runs_are_closed(store: AuditStore, clock: FakeClock) -> None:
+    with store.write() as tx:
+        crashed = tx.start_run("initial")
+    clock.tick(hours=1)
+    with store.write() as tx:
+        assert tx.close_interrupted_runs(started_before=clock.now) == 1
+    assert queries.runs_frame(store).set_index("run_id").loc[crashed, "status"] == "interrupted"
+
+
+# --------------------------------------------------------------------------------------------
+# Transactions: a batch and its cursor commit together or not at all
+
+
+def test_a_failed_batch_rolls_back_its_rows_and_its_cursor(store: AuditStore) -> None:
+    change = FieldChange("contact", "salesforce_to_hubspot", "phone", None, "1", hs_id="101")
+    with store.write() as tx:
+        tx.record_changes([change] * 3)
+        tx.set_cursor("salesforce", "Lead", modstamp=T0, last_id="A")
+        tx.set_synced_values([SyncedValue("contact", "101", LEAD, "phone", "1")])
+
+    with pytest.raises(RuntimeError, match="connector blew up"), store.write() as tx:
+        tx.record_changes([change] * 5)
+        tx.set_synced_values([SyncedValue("contact", "101", LEAD, "phone", "2")])
+        tx.set_cursor("salesforce", "Lead", modstamp=T0 + timedelta(hours=1), last_id="B")
+        raise RuntimeError("connector blew up")
+
+    assert count(store, "field_changes") == 3
+    with store.read() as conn:
+        cursor = queries.get_cursor(conn, "salesforce", "Lead")
+        assert cursor is not None and (cursor.modstamp, cursor.last_id) == (T0, "A")
+        assert queries.synced_values_for(conn, "contact", [("101", LEAD)]) == {
+            ("101", LEAD): {"phone": "1"}
+        }
+
+
+def test_reads_inside_a_write_see_only_committed_rows(store: AuditStore) -> None:
+    with store.write() as tx:
+        tx.link("contact", "1", "Lead", LEAD)
+        assert len(queries.find_links(tx.conn, "contact")) == 1, "the open transaction sees it"
+        with store.read() as conn:
+            assert queries.find_links(conn, "contact") == [], "other readers do not, yet"
+    assert queries.status_summary(store)["links"] == 1
+
+
+def test_write_inside_read_on_one_thread_is_refused_not_deadlocked(store: AuditStore) -> None:
+    store.ensure_schema()
+    with store.read(), pytest.raises(RuntimeError, match="inside read"), store.write():
+        pass
+    with store.write(), pytest.raises(RuntimeError, match="inside write"), store.write():
+        pass
+
+
+def test_an_older_schema_is_upgraded_in_place(store: AuditStore) -> None:
+    store.ensure_schema()
+    with duckdb.connect(str(store.path)) as conn:
+        conn.execute("ALTER TABLE sync_errors DROP COLUMN suggested_fix")
+        conn.execute("DROP TABLE field_history")
+        conn.execute("DELETE FROM schema_version")
+    with store.write() as tx:
+        tx.record_errors([error(suggested_fix="Shorten it")])
+        tx.record_field_history([FieldWrite("contact", "1", LEAD, "phone", "hubspot", "2")])
+    assert queries.errors_frame(store).iloc[0]["suggested_fix"] == "Shorten it"
+    assert count(store, "field_history") == 1
+    with store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+        tables = {r[0] for r in conn.execute("SHOW TABLES").fetchall()}
+    assert {t.name for t in TABLES} <= tables
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrency: threads, processes, kill -9
+
+BATCH = 25
+
+WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from sync_engine.store import AuditStore, FieldChange
+
+    store = AuditStore(Path(sys.argv[1]))
+    stop, mode = Path(sys.argv[2]), sys.argv[3]
+    batch = int(sys.argv[4])
+    n = 0
+    while not stop.exists():
+        n += 1
+        rows = [FieldChange("contact", "hubspot_to_salesforce", "Phone", None, str(i),
+                            hs_id=str(n), reason=f"batch {n}") for i in range(batch)]
+        if mode == "die-mid-transaction" and n == 4:
+            with store.write() as tx:
+                tx.record_changes(rows * 40)
+                tx.set_cursor("hubspot", "contacts", modstamp=datetime.now(UTC), last_id="dead")
+                print("in-transaction", flush=True)
+                time.sleep(60)
+        with store.write() as tx:
+            tx.record_changes(rows)
+            tx.set_cursor("hubspot", "contacts", modstamp=datetime.now(UTC), last_id=str(n))
+        print(f"committed {n}", flush=True)
+    """
+)
+
+
+def start_writer(db: Path, stop: Path, mode: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), str(stop), mode, str(BATCH)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], prefix: str) -> list[str]:
+    seen = []
+    assert proc.stdout is not None
+    while True:
+        line = proc.stdout.readline()
+        assert line, f"writer ended early: {proc.stderr.read() if proc.stderr else ''}"
+        seen.append(line.strip())
+        if line.startswith(prefix):
+            return seen
+
+
+def test_reads_in_this_process_while_another_process_writes_in_a_loop(tmp_path: Path) -> None:
+    db, stop = tmp_path / "sync.duckdb", tmp_path / "stop"
+    writer = start_writer(db, stop, "loop")
+    try:
+        wait_for_line(writer, "committed")
+        store = AuditStore(db)
+        counts = []
+        for _ in range(200):
+            counts.append(count(store, "field_changes"))
+            assert counts[-1] % BATCH == 0, "a reader saw half a batch"
+        assert counts == sorted(counts) and counts[-1] > counts[0], "the writer kept committing"
+    finally:
+        stop.touch()
+        _, err = writer.communicate(timeout=30)
+    assert writer.returncode == 0, err
+    assert "Error" not in err
+
+
+def test_one_thread_writes_while_another_reads(store: AuditStore) -> None:
+    store.ensure_schema()
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def write_batches() -> None:
+        try:
+            for n in range(30):
+                with store.write() as tx:
+                    tx.record_changes(
+                        [
+                            FieldChange(
+                                "contact",
+                                "salesforce_to_hubspot",
+                                "phone",
+                                None,
+                                str(i),
+                                hs_id=str(n),
+                            )
+                            for i in range(BATCH)
+                        ]
+                    )
+                    tx.set_cursor("salesforce", "Lead", modstamp=T0, last_id=str(n))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=write_batches)
+    thread.start()
+    reads = 0
+    while not done.is_set() or reads < 50:
+        seen = count(store, "field_changes")
+        assert seen % BATCH == 0
+        summary = queries.status_summary(store)
+        assert summary["engine"]["paused"] is False
+        reads += 1
+    thread.join()
+    assert not failures, failures
+    assert count(store, "field_changes") == 30 * BATCH
+
+
+def test_in_process_readers_do_not_wait_for_an_open_write(store: AuditStore) -> None:
+    store.ensure_schema()
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with store.write() as tx:
+            tx.link("contact", "1", "Lead", LEAD)
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        started = time.monotonic()
+        assert queries.status_summary(store)["links"] == 0
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        thread.join()
+    assert queries.status_summary(store)["links"] == 1
+
+
+def test_a_writer_killed_mid_transaction_leaves_only_committed_batches(tmp_path: Path) -> None:
+    db, stop = tmp_path / "sync.duckdb", tmp_path / "stop"
+    writer = start_writer(db, stop, "die-mid-transaction")
+    try:
+        lines = wait_for_line(writer, "in-transaction")
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.communicate(timeout=30)
+    assert writer.returncode == -signal.SIGKILL
+    committed = [line for line in lines if line.startswith("committed")]
+    assert len(committed) == 3
+
+    store = AuditStore(db)
+    assert count(store, "field_changes") == 3 * BATCH
+    with store.read() as conn:
+        cursor = queries.get_cursor(conn, "hubspot", "contacts")
+        reasons = {r[0] for r in conn.execute("SELECT reason FROM field_changes").fetchall()}
+    assert cursor is not None and cursor.last_id == "3"
+    assert reasons == {"batch 1", "batch 2", "batch 3"}
+    with store.write() as tx:  # and the engine can carry on writing
+        tx.set_cursor("hubspot", "contacts", modstamp=T0, last_id="4")
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    conn = duckdb.connect(sys.argv[1])
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+    conn.close()
+    """
+)
+
+
+def test_a_lock_held_too_long_is_a_retriable_busy_error(store: AuditStore) -> None:
+    store.ensure_schema()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store.path), "30"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        impatient = AuditStore(store.path, lock_timeout=0.3)
+        with pytest.raises(StoreBusyError) as raised, impatient.read():
+            pass
+        assert isinstance(raised.value, RetriableError)
+        assert "locked by another process" in str(raised.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert count(store, "sync_runs") == 0, "once the holder is gone, reads work again"
