@@ -1013,7 +1013,9 @@ def _make(parser: _Parser, path: KeyPath, message: str) -> ConfigProblem:
 
 # Salesforce field types each transform can write (None: any).
 TRANSFORM_SF_TYPES: dict[Transform, frozenset[str] | None] = {
-    Transform.TEXT: None,
+    Transform.TEXT: frozenset(
+        {"string", "textarea", "picklist", "multipicklist", "combobox", "phone", "email", "url"}
+    ),
     Transform.EMAIL: frozenset({"email", "string"}),
     Transform.PHONE: frozenset({"phone", "string"}),
     Transform.NUMBER: frozenset({"double", "currency", "percent", "int"}),
@@ -1122,10 +1124,18 @@ def _check_field(
         )
     allowed = TRANSFORM_SF_TYPES[mapping.transform]
     if allowed is not None and meta.type not in allowed:
+        fitting = [
+            t.value for t, types in TRANSFORM_SF_TYPES.items() if types and meta.type in types
+        ]
+        hint = (
+            f"use transform = {' or '.join(repr(t) for t in fitting)}"
+            if fitting
+            else "map another field"
+        )
         report(
             (*path, "transform"),
             f"transform {mapping.transform.value!r} does not fit {sf_object}.{meta.name} "
-            f"(a {meta.type} field); use a transform for {meta.type}",
+            f"(a {meta.type} field); {hint}",
         )
 
 

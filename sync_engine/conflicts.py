@@ -189,11 +189,9 @@ def _after_base(
     ]
     if len(changed) == 1:
         source = changed[0]
-        return (
-            (source if _may_write(direction, source) else None),
-            _CHANGED[source] if _may_write(direction, source) else DIRECTION,
-            None,
-        )
+        if not _may_write(direction, source):
+            return None, DIRECTION, None
+        return source, _CHANGED[source], None
     if direction is not Direction.TWO_WAY:
         source = System.HUBSPOT if direction.to_salesforce else System.SALESFORCE
         return source, _CHANGED[source], None

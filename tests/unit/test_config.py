@@ -484,7 +484,16 @@ def _schema_problems(extra_fields: str, extra: str = "") -> list[ConfigProblem]:
             'transform = "number"\n',
             9,
             "objects.contact.fields[0].transform",
-            "transform 'number' does not fit Lead.Email (a email field)",
+            "transform 'number' does not fit Lead.Email (a email field); "
+            "use transform = 'text' or 'email'",
+        ),
+        (
+            '[[objects.contact.fields]]\nhubspot = "numemployees"\n'
+            'salesforce = "NumberOfEmployees"\n',
+            6,
+            "objects.contact.fields[0].transform",
+            "transform 'text' does not fit Lead.NumberOfEmployees (a int field); use transform = "
+            "'number' or 'integer' or 'employee_range'",
         ),
     ],
 )
