@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from sync_engine.config import load_config
 from sync_engine.inclusion import (
     Criterion,
     Group,
@@ -348,3 +350,27 @@ def test_live_preview_of_100k_contacts_is_well_under_a_second() -> None:
         matches(criteria, r, properties=PROPS) for r in sample.to_dict("records")
     ] == result.loc[sample.index].tolist()
     assert elapsed < 1.0
+
+
+def test_default_inclusion_on_the_seeded_portal_agrees_with_its_lists() -> None:
+    seed = pytest.importorskip("sandbox.seed")
+    hs_schema = pytest.importorskip("sandbox.hubspot.schema")
+    bundle = seed.build_seed_sized(7, contacts=300)
+    props = {
+        name: PropertyMeta(name, d.type, options=tuple(o.value for o in d.options))
+        for name, d in hs_schema.PROPERTIES["contacts"].items()
+    }
+    df = pd.DataFrame(
+        [{**r["properties"], "hs_object_id": r["id"]} for r in bundle.hubspot.records["contacts"]]
+    )
+    lists = {item["name"]: set(item["memberships"]) for item in bundle.hubspot.lists}
+    in_mql_list = evaluate_frame(
+        Criterion("", Operator.IN_LIST, "MQLs - ready for sales"), df, memberships=lists
+    )
+    by_score = evaluate_frame(crit("hubspotscore", "gte", 50), df, properties=props)
+    assert in_mql_list.tolist() == by_score.tolist()
+    assert 0 < by_score.sum() < len(df) / 2  # the MQL threshold admits a minority
+    config = load_config(Path(__file__).resolve().parents[2] / "sync.toml")
+    included = evaluate_frame(config.inclusion, df, properties=props, memberships=lists)
+    assert included[by_score & df["email"].notna()].all()
+    assert not included.all()
