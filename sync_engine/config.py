@@ -6,8 +6,9 @@ once, each with its line, key path and fix ("sync.toml:42: objects.contact.field
 whole list, not one error per attempt. `validate_against_schema` adds the problems only the live
 systems can reveal (an unknown field, a value-map entry the target picklist lacks) once
 describe/properties are read. `dump_config` writes a config back as TOML (the dashboard saves
-edited value maps and criteria); `parse_config(dump_config(c)) == c`. Per-field explanations live
-in `note` keys, which survive a save; free comments in a hand-edited file do not.
+edited value maps and criteria); `parse_config(dump_config(c)) == c`. `save_config` keeps the
+comments of the file it replaces above the same tables and keys; per-field explanations can also
+live in `note` keys, which are data and survive anything.
 
 Secrets never belong here: a key or value that looks like a token or password is a problem too.
 """
@@ -1256,6 +1257,20 @@ def dump_config(config: SyncConfig) -> str:
     return "\n".join(out) + "\n"
 
 
+def save_config(config: SyncConfig, path: Path) -> None:
+    """Write config to path atomically (a temporary file renamed over it), so an engine reading
+    the file meanwhile sees the old or the new version, never half of one. A config that would not
+    load back is refused with ConfigError and the file is left as it was. Comments of the file
+    being replaced are kept above the same tables and keys (`carry_comments`)."""
+    text = dump_config(config)
+    parse_config(text, source=str(path))
+    if path.exists():
+        text = carry_comments(path.read_text(encoding="utf-8"), text)
+    temporary = path.with_name(f".{path.name}.saving")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
 def _fields_of(obj: Any) -> dict[str, Any]:
     return dict(vars(obj))
 
@@ -1629,3 +1644,81 @@ def render_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(render_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+# ================================================================ keeping comments on save
+
+Anchor = tuple[str, ...]
+
+
+def carry_comments(old: str, new: str) -> str:
+    """new, with the comment blocks of old put back above the same table headers and keys.
+
+    A block is the run of comment lines directly above a header or key line; where old has one,
+    it replaces whatever new has there (dump_config's generic section notes). Comments inside
+    multi-line values and after values on the same line are not carried.
+    """
+    kept = {anchor: block for anchor, block, _ in _comment_runs(old) if anchor and block}
+    out: list[str] = []
+    for anchor, block, line in _comment_runs(new):
+        out += kept.get(anchor, block) if anchor else block
+        if line is not None:
+            out.append(line)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _comment_runs(text: str) -> list[tuple[Anchor | None, list[str], str | None]]:
+    """(anchor of the line, the comment/blank lines above it, the line) for every other line;
+    the anchor names a header (with its occurrence) or a key within its table."""
+    runs: list[tuple[Anchor | None, list[str], str | None]] = []
+    pending: list[str] = []
+    table: Anchor = ("",)
+    seen: dict[str, int] = {}
+    depth = 0
+    for line in text.splitlines():
+        stripped = line.strip()
+        if depth == 0 and (not stripped or stripped.startswith("#")):
+            pending.append(line)
+            continue
+        anchor: Anchor | None = None
+        if depth == 0 and stripped.startswith("["):
+            name = ".".join(_Scanner(stripped.strip("[]")).key())
+            kind = "[[" if stripped.startswith("[[") else "["
+            seen[kind + name] = seen.get(kind + name, -1) + 1
+            anchor = table = (kind, name, str(seen[kind + name]))
+        elif depth == 0:
+            anchor = (*table, "=", *_Scanner(line).key())
+        depth = max(0, depth + _bracket_balance(line if anchor is None else line.split("=", 1)[-1]))
+        comments = [c for c in pending if c.strip()]
+        runs.append((anchor, _trim_blank(pending) if comments else pending, line))
+        pending = []
+    runs.append((None, pending, None))
+    return runs
+
+
+def _trim_blank(lines: list[str]) -> list[str]:
+    start = next(i for i, line in enumerate(lines) if line.strip())
+    end = max(i for i, line in enumerate(lines) if line.strip())
+    return [""] * bool(start) + lines[start : end + 1] + [""] * (end < len(lines) - 1)
+
+
+def _bracket_balance(line: str) -> int:
+    """Open minus closed brackets and braces outside strings and comments."""
+    balance, quote, escaped = 0, "", False
+    for ch in line:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            balance += 1
+        elif ch in "]}":
+            balance -= 1
+    return balance

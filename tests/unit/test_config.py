@@ -20,6 +20,7 @@ from sync_engine.config import (
     load_config,
     locate_keys,
     parse_config,
+    save_config,
     validate_against_schema,
 )
 from sync_engine.errors import FatalError
@@ -585,3 +586,53 @@ def test_programmatic_config_round_trips() -> None:
         deletion=DeletionPolicy.ARCHIVE,
     )
     assert parse_config(dump_config(config)) == config
+
+
+def test_save_config_writes_a_loadable_file_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    target = tmp_path / "sync.toml"
+    config = load_config(SHIPPED)
+    save_config(config, target)
+    assert load_config(target) == config
+    before = target.read_text()
+    broken = replace(
+        config,
+        objects=(ObjectSync("contact", fields=(FieldMapping("x", "X", value_map="missing"),)),),
+    )
+    with pytest.raises(ConfigError, match="no value map named 'missing'"):
+        save_config(broken, target)
+    assert target.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sync.toml"]
+
+
+def _comment_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+def test_saving_over_a_commented_file_keeps_its_comments(tmp_path: Path) -> None:
+    target = tmp_path / "sync.toml"
+    original = SHIPPED.read_text()
+    target.write_text(original)
+    config = load_config(target)
+    lead_source = config.value_map("lead_source")
+    assert lead_source is not None
+    edited = config.with_value_map(lead_source.with_entry("Paid Social", "Advertisement"))
+    save_config(edited, target)
+    saved = target.read_text()
+    assert load_config(target) == edited
+    assert _comment_lines(saved) == _comment_lines(original)
+    # A comment stays above the key it explains.
+    lines = saved.splitlines()
+    assert lines[lines.index("interval_seconds = 300") - 1].startswith("# A cycle every 5 minutes")
+    # Saving again changes nothing.
+    save_config(edited, target)
+    assert target.read_text() == saved
+
+
+def test_saving_a_fresh_file_writes_section_notes_once(tmp_path: Path) -> None:
+    target = tmp_path / "sync.toml"
+    config = load_config(SHIPPED)
+    save_config(config, target)
+    first = target.read_text()
+    save_config(config, target)
+    assert target.read_text() == first
+    assert first.count("# How often a sync cycle runs") == 1
