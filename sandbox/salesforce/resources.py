@@ -241,6 +241,12 @@ def _existing(call: Call, sobject: str, record_id: str) -> None:
 # External IDs -----------------------------------------------------------------------------------
 
 
+def _key_value(value: str) -> str:
+    """simple-salesforce's get_by_custom_id form-encodes the value (space as `+`); the path is
+    otherwise percent-decoded already, so `+` is read as a space for every key operation."""
+    return value.replace("+", " ")
+
+
 def _key_field(call: Call, sobject: str, field_name: str) -> str:
     spec = call.org.schema.field(sobject, field_name)
     if spec is None or not (spec.external_id or spec.name == "Id"):
@@ -255,6 +261,7 @@ def _multiple(call: Call, sobject: str, ids: list[str]) -> Reply:
 
 def get_by_external_id(call: Call, sobject: str, field_name: str, value: str) -> Reply:
     name = sobject_name(call, sobject)
+    value = _key_value(value)
     key = _key_field(call, name, field_name)
     matches = call.dml().key_matches(name, key, value)
     visible = [i for i in matches if call.actor.can_see(call.org.store.get(name, i) or {})]
@@ -269,6 +276,7 @@ def get_by_external_id(call: Call, sobject: str, field_name: str, value: str) ->
 
 def upsert_by_external_id(call: Call, sobject: str, field_name: str, value: str) -> Reply:
     name = sobject_name(call, sobject)
+    value = _key_value(value)
     key = _key_field(call, name, field_name)
     values = parse_body(call.org.schema, name, _object_body(call, name))
     dml = call.dml()
@@ -285,6 +293,7 @@ def upsert_by_external_id(call: Call, sobject: str, field_name: str, value: str)
 
 def delete_by_external_id(call: Call, sobject: str, field_name: str, value: str) -> Reply:
     name = sobject_name(call, sobject)
+    value = _key_value(value)
     key = _key_field(call, name, field_name)
     matches = call.dml().key_matches(name, key, value)
     if not matches:

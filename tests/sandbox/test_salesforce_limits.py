@@ -1,0 +1,120 @@
+"""The daily API allowance: Sforce-Limit-Info on every answer, one call per request (a composite
+of 25 subrequests included), `/limits`, and 403 REQUEST_LIMIT_EXCEEDED past the maximum."""
+
+from __future__ import annotations
+
+import pytest
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+
+pytestmark = pytest.mark.sandbox
+
+
+def _used(sf) -> int:
+    return sf.api_usage["api-usage"].used
+
+
+def test_each_call_moves_api_usage_by_exactly_one(sf_org):
+    sf = sf_org.client()
+    sf_org.admin("POST", "limits", {"daily_max": 5000})
+
+    sf.query("SELECT Id FROM Lead")
+    start = _used(sf)
+    sf.query("SELECT Id FROM Account")
+    after_query = _used(sf)
+    sf.restful("sobjects/Lead/describe")
+    after_describe = _used(sf)
+    sf.restful("composite/sobjects", method="POST", json={"records": []})
+    after_collection = _used(sf)
+
+    assert [after_query, after_describe, after_collection] == [start + 1, start + 2, start + 3]
+    assert sf.api_usage["api-usage"].total == 5000
+
+
+def test_composite_of_25_subrequests_counts_as_one_call(sf_org):
+    sf = sf_org.client()
+    sf.query("SELECT Id FROM Lead")
+    start = _used(sf)
+    body = {
+        "allOrNone": False,
+        "compositeRequest": [
+            {
+                "method": "POST",
+                "url": "/services/data/v59.0/sobjects/Account",
+                "referenceId": f"acc{i}",
+                "body": {"Name": f"Composite {i}"},
+            }
+            for i in range(25)
+        ],
+    }
+
+    answer = sf.restful("composite", method="POST", json=body)
+
+    assert [r["httpStatusCode"] for r in answer["compositeResponse"]] == [201] * 25
+    assert _used(sf) == start + 1
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 25
+
+
+def test_refused_calls_count_but_unauthenticated_ones_do_not(sf_org):
+    sf = sf_org.client()
+    sf.query("SELECT Id FROM Lead")
+    start = _used(sf)
+
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.query("SELECT Nope FROM Lead")
+    with pytest.raises(SalesforceExpiredSession):
+        sf_org.client("not-a-token").query("SELECT Id FROM Lead")
+    sf.query("SELECT Id FROM Lead")
+
+    assert _used(sf) == start + 2
+
+
+def test_limits_resource_reports_daily_api_requests(sf_org):
+    sf = sf_org.client()
+    sf_org.admin("POST", "limits", {"daily_max": 1000, "used_today": 10})
+
+    limits = sf.limits()
+
+    assert limits["DailyApiRequests"] == {"Max": 1000, "Remaining": 989}
+    assert _used(sf) == 11
+
+
+def test_past_the_daily_maximum_calls_are_refused_until_the_next_day(sf_org):
+    sf = sf_org.client()
+    sf_org.admin("POST", "limits", {"daily_max": 3})
+
+    for _ in range(3):
+        sf.query("SELECT Id FROM Lead")
+    with pytest.raises(SalesforceRefusedRequest) as caught:
+        sf.query("SELECT Id FROM Lead")
+    refused_usage = sf_org.emulator.stats()["today"]
+    sf_org.admin("POST", "clock", {"advance_seconds": 86_400})
+    sf.query("SELECT Id FROM Lead")
+
+    assert caught.value.status == 403
+    assert caught.value.content == [
+        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
+    assert refused_usage == 3
+    assert sf.api_usage["api-usage"].used == 1
+
+
+def test_usage_statistics_by_endpoint_and_user(sf_org):
+    sf = sf_org.client()
+    rep = sf_org.person("rep")
+    lead = sf.Lead.create({"LastName": "Stats", "Company": "Counted"})
+    sf.Lead.update(lead["id"], {"Title": "Counted"})
+    sf_org.client(rep.token).query("SELECT Id FROM Lead")
+
+    stats = sf_org.admin("GET", "stats")
+
+    assert stats["by_endpoint"] == {
+        "POST /sobjects/Lead": 1,
+        "PATCH /sobjects/Lead/{id}": 1,
+        "GET /query": 1,
+    }
+    assert stats["by_user"] == {sf_org.person("integration").id: 2, rep.id: 1}
+    assert stats["today"] == stats["total"] == 3
