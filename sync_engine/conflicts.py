@@ -18,6 +18,10 @@ side only is copied to the other; values on both sides that differ are decided b
 above (the system of record, Salesforce, for prefer_salesforce_unless_blank) and recorded as a
 conflict with no base.
 
+A value that cannot be mapped (no value-map entry, unknown owner, bad number) is never written:
+the decision is `none` with reason "unmappable", its `MappingIssue`, and the base unchanged, so
+the same issue comes back each cycle until the map or the data is fixed.
+
 Base convention: `base=None` means "never synced"; a synced blank is stored as "" (which is what
 `FieldDecision.new_base` returns for blanks), so the store can tell the two apart.
 """
