@@ -260,7 +260,7 @@ class Guards:
 
     loop_detection: bool = True
     loop_window_cycles: int = 6
-    loop_max_flips: int = 3
+    loop_max_flips: int = 2
     duplicate_detection: bool = True
     budget: Budget = Budget()
 
