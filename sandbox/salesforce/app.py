@@ -212,6 +212,7 @@ class RestApp:
             return _json_response(errors.invalid_session().body(), 401)
         if fault == "503":
             return _json_response(_server_unavailable(), 503)
+        request.get_data()  # read the body before taking the org lock (a slow client waits alone)
         with org.lock:
             day = self.host.clock.now().date()
             if org.usage.exhausted(day):
@@ -252,8 +253,8 @@ class RestApp:
             path=path,
             args=request.args.to_dict(),
             headers=request.headers,
-            raw_body=request.get_data(cache=False),
-            now=self.host.clock.now(),
+            raw_body=request.get_data(),
+            now=self.host.clock.now(),  # taken under the org lock: stamps follow commit order
             dispatch=dispatch,
         )
 

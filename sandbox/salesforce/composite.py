@@ -315,12 +315,16 @@ def _entry(reference: str, reply: Reply) -> dict[str, Any]:
     }
 
 
-def _failed(reply: Reply) -> bool:
+def _failed(reply: Reply, *, all_or_none: bool) -> bool:
+    """An error status fails a subrequest; under allOrNone so does any failed record of a
+    collection (its allOrNone is forced on, so it wrote nothing)."""
     if reply.status >= 400:
         return True
     body = reply.body
-    return isinstance(body, list) and any(
-        isinstance(r, dict) and r.get("success") is False for r in body
+    return (
+        all_or_none
+        and isinstance(body, list)
+        and any(isinstance(r, dict) and r.get("success") is False for r in body)
     )
 
 
@@ -331,25 +335,23 @@ def composite(call: Call) -> Reply:
     results: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
     failed_at: int | None = None
+    halted = Reply(400, _halted(errors.COMPOSITE_ROLLED_BACK_MESSAGE))
     for index, sub in enumerate(subrequests):
         reference = str(sub["referenceId"])
         if failed_at is not None and all_or_none:
-            entries.append(
-                _entry(reference, Reply(400, _halted(errors.COMPOSITE_ROLLED_BACK_MESSAGE)))
-            )
+            entries.append(_entry(reference, halted))
             continue
         reply = _run_sub(call, sub, results)
         entries.append(_entry(reference, reply))
-        if (_failed(reply) and reply.status >= 400) or (all_or_none and _failed(reply)):
-            failed_at = index if failed_at is None else failed_at
-        elif reply.status < 400:
+        if not _failed(reply, all_or_none=all_or_none):
             results[reference] = reply.body
+        elif failed_at is None:
+            failed_at = index
     if all_or_none and failed_at is not None:
         call.org.store.rollback(savepoint)
-        halted = _halted(errors.COMPOSITE_ROLLED_BACK_MESSAGE)
         for index, entry in enumerate(entries):
             if index != failed_at:
-                entry.update(body=halted, httpHeaders={}, httpStatusCode=400)
+                entry.update(_entry(entry["referenceId"], halted))
     return Reply(200, {"compositeResponse": entries})
 
 
@@ -368,12 +370,6 @@ def _run_sub(call: Call, sub: dict[str, Any], results: dict[str, Any]) -> Reply:
     except ApiError as exc:
         return Reply(exc.status, exc.body())
     if sub_call.path == "/composite":
-        return Reply(
-            400,
-            [
-                errors.bad_request("INVALID_BATCH_REQUEST", "Composite requests cannot be nested")
-                .errors[0]
-                .top_level()
-            ],
-        )
+        nested = errors.bad_request("INVALID_BATCH_REQUEST", "Composite requests cannot be nested")
+        return Reply(nested.status, nested.body())
     return call.dispatch(sub_call)

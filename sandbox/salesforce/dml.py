@@ -157,7 +157,10 @@ class Dml:
 
     def system_update(self, sobject: str, record_id: str, changes: Mapping[str, Any]) -> None:
         """A platform-side change (lead conversion): stamped, not validated."""
-        record = {**self.org.store.get(sobject, record_id), **changes}  # type: ignore[misc]
+        current = self.org.store.get(sobject, record_id)
+        if current is None:
+            raise RecordError([errors.invalid_cross_reference("", "", record_id)])
+        record = {**current, **changes}
         self._stamp_update(record)
         self.org.store.put(sobject, record)
 

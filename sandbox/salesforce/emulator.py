@@ -185,14 +185,17 @@ class SalesforceEmulator:
             return self._journaled(org, lambda: (200, convert_lead(dml, request)))
 
     def act(self, body: dict[str, Any]) -> tuple[int, Any]:
-        """Run one REST call as a named user, the way they would in the UI (not an API call)."""
+        """Run one REST call as a named user, the way they would in the UI (not an API call).
+
+        Answers 200 with the call's own `{httpStatusCode, body}`, as a composite subrequest does.
+        """
         org = self.org
         user = self._user(org, body.get("as_user"))
         method = str(body.get("method", "GET")).upper()
         url = str(body.get("url", ""))
         call = self._app.internal_call(org, user, method=method, url=url, body=body.get("body"))
         reply: Reply = self._app.execute(call)
-        return reply.status, reply.body
+        return 200, {"httpStatusCode": reply.status, "body": reply.body}
 
     def duplicate_rule(self, body: dict[str, Any]) -> tuple[int, Any]:
         rule = self.org.duplicate_rule

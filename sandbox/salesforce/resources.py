@@ -381,6 +381,8 @@ def query_more(call: Call, locator: str) -> Reply:
     page = _page(
         call, cursor.rows, int(offset_text), cursor.batch, cursor.include_deleted, cursor_id
     )
+    if page["done"]:
+        del call.org.cursors[cursor_id]  # the last batch closes the cursor, as in Salesforce
     return Reply(200, page)
 
 

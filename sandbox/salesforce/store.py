@@ -29,7 +29,7 @@ Record = dict[str, Any]
 # Fields whose values are looked up by value: the duplicate rule's email, and upsert keys.
 EMAIL_INDEXED: frozenset[str] = frozenset({"Lead", "Contact"})
 PROFILE_PREFIX = "00e"
-MAX_CURSORS = 200
+MAX_CURSORS = 50
 
 
 @dataclass(frozen=True)
