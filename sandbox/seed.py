@@ -40,9 +40,9 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faker import Faker
@@ -2216,10 +2216,12 @@ __all__ = [
     "build_seed",
     "build_seed_sized",
     "describe_mess",
+    "form_id",
+    "hs_datetime",
     "normalise_email",
     "normalise_org_name",
     "score_distribution",
     "seed_counts",
+    "sf_datetime",
     "website_domain",
 ]
-_ = (Sequence, date)  # re-exported types used in annotations elsewhere

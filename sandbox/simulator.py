@@ -89,6 +89,8 @@ SHARED_FIELDS: dict[str, tuple[str, str]] = {
     "title": ("Title", "jobtitle"),
 }
 NEW_TITLES = ("Head of Growth", "Director of Marketing", "VP Revenue", "Sales Manager", "CFO")
+POOL_SIZE = 200
+SOQL_MAX_OFFSET = 2_000
 POOL_TTL_SECONDS = 30.0
 POOL_MAX_USES = 25
 MAX_TRIES = 4
@@ -651,8 +653,17 @@ class Simulator:
         return record
 
     def _sf_ids(self, person: SandboxPerson, sobject: str, where: str) -> _Pool:
-        rows = self._soql(person, f"SELECT Id FROM {sobject} WHERE {where} LIMIT 500")
-        return _Pool([str(r["Id"]) for r in rows])
+        """A window of the person's matching records at a random offset (SOQL's is <= 2,000)."""
+        count = self._sf_call(
+            person,
+            "GET",
+            f"{SF_API}/query/?q={quote(f'SELECT COUNT() FROM {sobject} WHERE {where}')}",
+        ).get("totalSize", 0)
+        offset = self.rng.randint(0, min(max(int(count) - POOL_SIZE, 0), SOQL_MAX_OFFSET))
+        query = (
+            f"SELECT Id FROM {sobject} WHERE {where} ORDER BY Id LIMIT {POOL_SIZE} OFFSET {offset}"
+        )
+        return _Pool([str(r["Id"]) for r in self._soql(person, query)])
 
     def _soql(self, person: SandboxPerson, query: str) -> list[dict[str, Any]]:
         answer = self._sf_call(person, "GET", f"{SF_API}/query/?q={quote(query)}")
@@ -667,7 +678,12 @@ class Simulator:
         """A REST call as this person: with their token, or in the UI (`/__sandbox/act`)."""
         if self.salesforce_ui:
             payload = {"as_user": person.id, "method": method, "url": path, "body": body}
-            return self._admin("salesforce", "act", payload)
+            reply = self._admin("salesforce", "act", payload)  # {httpStatusCode, body}
+            status = int(reply.get("httpStatusCode", 500))
+            if not 200 <= status < 300:
+                what = f"Salesforce (UI) {method} {path.split('?')[0]}"
+                raise ActionFailed(f"{what} answered {status}: {str(reply.get('body'))[:300]}")
+            return reply.get("body") or {}
         url = f"{self.salesforce_url}{path}"
         response = self._sf.request(
             method, url, json=body, headers=_bearer(person), timeout=self.timeout
@@ -714,17 +730,23 @@ class Simulator:
     def _hs_ids(self, person: SandboxPerson) -> _Pool:
         """A page of contact ids at a random offset (search reaches the first 10,000)."""
         known = self._pools.get(("hubspot", "contacts"))
-        total = int(known.extra.get("total", 0)) if known else 0
-        offset = self.rng.randrange(max(1, min(total, 10_000) - 100)) if total > 100 else 0
+        total = int(known.extra.get("total", 0)) if known else self._hs_search_page(person, 0, 1)[1]
+        offset = self.rng.randint(0, max(min(total, 10_000) - POOL_SIZE, 0))
+        ids, total = self._hs_search_page(person, offset, POOL_SIZE)
+        return _Pool(ids, {"total": total})
+
+    def _hs_search_page(
+        self, person: SandboxPerson, offset: int, limit: int
+    ) -> tuple[list[str], int]:
         body = {
-            "limit": 100,
+            "limit": limit,
             "after": str(offset),
             "properties": ["email"],
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
         }
         found = self._hs_call(person, "POST", f"{HS_CONTACTS}/search", body)
         ids = [str(r["id"]) for r in found.get("results", [])]
-        return _Pool(ids, {"total": found.get("total", len(ids))})
+        return ids, int(found.get("total", len(ids)))
 
     def _hs_by_email(
         self, person: SandboxPerson, email: str, properties: tuple[str, ...]
