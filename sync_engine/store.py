@@ -38,6 +38,7 @@ import itertools
 import json
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -307,14 +308,11 @@ TABLES: tuple[Table, ...] = (
 )
 TABLE = {t.name: t for t in TABLES}
 
-# Zone maps already prune by time (rows arrive in time order); ART indexes help the point
-# lookups the timeline and the engine make on ids (see benchmarks/bench_store.py).
-INDEXES = (
-    ("field_changes_hs", "field_changes", ("hs_id",)),
-    ("field_changes_sf", "field_changes", ("sf_id",)),
-    ("id_links_hs", "id_links", ("hs_id",)),
-    ("id_links_key", "id_links", ("match_key",)),
-)
+# ART indexes on ids were measured (benchmarks/bench_store.py) and left out: at 1M field_changes
+# they made the timeline no faster (DuckDB scans 1M short strings in a few ms, and zone maps prune
+# by time since rows arrive in time order) while every checkpoint rewrote them, nearly doubling
+# the cost of a write batch. Declared here (name, table, columns) if that ever changes.
+INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 VIEWS = {
     # Every fix or status change made to an error, by whom and when (rows of audit_log).
@@ -853,7 +851,7 @@ class _WaitQueue:
 
 
 _POLITE_WAIT = 1.0  # at most this long a newcomer lets earlier waiters go first
-_QUEUE_AFTER = 0.02  # a party queues (and newcomers stand back) once it has waited this long
+_QUEUE_AFTER = 0.01  # a party queues (and newcomers stand back) once it has waited this long
 
 
 def _attach(gate: _Gate, *, read_only: bool, deadline: float) -> None:
@@ -1016,7 +1014,7 @@ class StoreWriter:
 
     def start_run(self, kind: str, *, triggered_by: str | None = None) -> int:
         """Open a run (status `running`); later rows in this block default to its id."""
-        _check("sync_runs", "kind", kind)
+        kind = _check("sync_runs", "kind", kind)
         row = self.conn.execute(
             "INSERT INTO sync_runs (kind, started_at, status, triggered_by) "
             "VALUES (?, ?, 'running', ?) RETURNING run_id",
@@ -1059,7 +1057,7 @@ class StoreWriter:
     ) -> None:
         """Close a run. Counts given here are totals that replace the accumulated ones; an
         error_count left None becomes the number of distinct errors this run recorded."""
-        _check("sync_runs", "status", status)
+        status = _check("sync_runs", "status", status)
         if error_count is None:
             found = self.conn.execute(
                 "SELECT count(*) FROM sync_errors WHERE run_id = ?", [run_id]
@@ -1159,7 +1157,7 @@ class StoreWriter:
         self, error_id: int, status: str, *, actor: str, note: str | None = None
     ) -> None:
         """A person (or the engine) changes an error's status; the change is audited."""
-        _check("sync_errors", "status", status)
+        status = _check("sync_errors", "status", status)
         before = self.conn.execute(
             "SELECT status, object, record_id FROM sync_errors WHERE error_id = ?", [error_id]
         ).fetchone()
@@ -1193,7 +1191,7 @@ class StoreWriter:
         return [d.cluster_id for d in batch]
 
     def set_duplicate_status(self, cluster: str, status: str, *, actor: str) -> None:
-        _check("duplicates", "status", status)
+        status = _check("duplicates", "status", status)
         closed = status != "open"
         self.conn.execute(
             "UPDATE duplicates SET status = ?, resolved_at = ?, resolved_by = ? "
@@ -1257,7 +1255,7 @@ class StoreWriter:
         self, system: str, object: str, *, modstamp: datetime, last_id: str | None
     ) -> None:
         """Move the incremental-read cursor; it commits with (and only with) this batch."""
-        _check("sync_cursors", "system", system)
+        system = _check("sync_cursors", "system", system)
         self.conn.execute(
             "MERGE INTO sync_cursors t USING (SELECT ? AS system, ? AS object) s "
             "ON t.system = s.system AND t.object = s.object "
@@ -1296,7 +1294,7 @@ class StoreWriter:
                 self.now,
                 _utc(next_cycle_at) if next_cycle_at else None,
                 os.getpid(),
-                os.uname().nodename if hasattr(os, "uname") else None,
+                socket.gethostname(),
             ],
         )
 
@@ -1361,13 +1359,12 @@ class StoreWriter:
             self.conn.unregister(name)
 
 
-def _check(table: str, column: str, value: str) -> None:
+def _check(table: str, column: str, value: str) -> str:
+    """The value as a plain string, when it is one the column allows (a StrEnum is fine)."""
     allowed = ENUMS[(table, column)]
     if value not in allowed:
         raise ValueError(f"{table}.{column}: {value!r} not in {list(allowed)}")
-
-
-K = TypeVar("K")
+    return str(value)
 
 
 def _last_per_key(rows: Sequence[Row], key: Callable[[Row], Any]) -> list[Row]:

@@ -22,6 +22,7 @@ from sync_engine.budget import Quota, day_start
 from sync_engine.errors import RetriableError
 from sync_engine.loops import SyncWrite, detect_loops
 from sync_engine.matching import Candidate, clusters_of
+from sync_engine.models import Rule, System
 from sync_engine.store import (
     TABLES,
     ApiUsage,
@@ -151,8 +152,8 @@ def test_a_run_with_every_kind_of_row_reads_back(store: AuditStore, clock: FakeC
                     "lead",
                     "marketingqualifiedlead",
                     "Working",
-                    rule="prefer_salesforce_unless_blank",
-                    winner="salesforce",
+                    rule=Rule.PREFER_SALESFORCE_UNLESS_BLANK,  # enums are stored as their values
+                    winner=System.SALESFORCE,
                     hs_id="101",
                     sf_id=LEAD,
                 )
@@ -210,6 +211,7 @@ def test_a_run_with_every_kind_of_row_reads_back(store: AuditStore, clock: FakeC
         "Working",
     )
     assert conflict["winner"] == "salesforce" and conflict["run_id"] == run_id
+    assert conflict["rule"] == "prefer_salesforce_unless_blank"
 
     err = queries.errors_frame(store, category="property_value").iloc[0]
     assert err["suggested_fix"] == "Shorten the title" and err["value"] == "x" * 200
@@ -657,7 +659,7 @@ def wait_for_line(proc: subprocess.Popen[str], prefix: str) -> list[str]:
             return seen
 
 
-def test_reads_in_this_process_while_another_process_writes_in_a_loop(tmp_path: Path) -> None:
+def test_reads_and_writes_here_while_another_process_writes_in_a_loop(tmp_path: Path) -> None:
     db, stop = tmp_path / "sync.duckdb", tmp_path / "stop"
     writer = start_writer(db, stop, "loop")
     try:
@@ -668,6 +670,10 @@ def test_reads_in_this_process_while_another_process_writes_in_a_loop(tmp_path: 
             counts.append(count(store, "field_changes"))
             assert counts[-1] % BATCH == 0, "a reader saw half a batch"
         assert counts == sorted(counts) and counts[-1] > counts[0], "the writer kept committing"
+        for n in range(20):  # the dashboard writes too (the pause switch) while the engine runs
+            with store.write() as tx:
+                tx.set_paused(n % 2 == 0, actor="ops@example.com")
+        assert queries.status_summary(store)["engine"]["paused"] is False
     finally:
         stop.touch()
         _, err = writer.communicate(timeout=30)
