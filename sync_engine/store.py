@@ -277,6 +277,22 @@ TABLES: tuple[Table, ...] = (
             run_id BIGINT
         """),
     ),
+    Table(  # the engine's copy of both systems' records: its durable queue (sync_engine/mirror.py)
+        "records",
+        _cols("""
+            system VARCHAR
+            object VARCHAR
+            id VARCHAR
+            key VARCHAR
+            modified_at TIMESTAMPTZ
+            modified_by VARCHAR
+            created VARCHAR
+            deleted BOOLEAN DEFAULT false
+            dirty BOOLEAN DEFAULT true
+            payload JSON
+            read_at TIMESTAMPTZ
+        """),
+    ),
     Table(
         "engine_state",
         _cols("""

@@ -249,6 +249,14 @@ def test_every_spec_table_has_its_contract_columns(store: AuditStore) -> None:
         "status attempts first_seen last_seen",
         "api_usage": "at system endpoint calls used_today daily_limit",
         "id_links": "object hs_id sf_object sf_id linked_at",
+        # the engine's own state
+        "sync_cursors": "system object modstamp last_id updated_at",
+        "synced_values": "object hs_id sf_id field value synced_at",
+        "engine_state": "paused paused_reason changed_by changed_at heartbeat_at next_cycle_at",
+        "field_history": "object hs_id sf_id field system_written value at cycle origin",
+        "audit_log": "audit_id at actor action object record_id error_id details",
+        "error_fixes": "audit_id at actor action error_id details",
+        "records": "system object id key modified_at modified_by created deleted dirty payload",
     }
     store.ensure_schema()
     with store.read() as conn:
