@@ -58,7 +58,7 @@ try:  # advisory locks for the waiting queue; without them (Windows) only the re
 except ImportError:  # pragma: no cover - not on Linux/macOS
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: records (the engine's mirror); field_history shaped like SyncWrite
 
 SYSTEMS = ("hubspot", "salesforce")
 RUN_KINDS = ("scheduled", "segment", "dry_run", "initial")
@@ -387,20 +387,26 @@ def schema_ddl() -> list[str]:
     return stmts
 
 
-def _missing_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """ALTER statements for columns a newer schema added to tables an older one created."""
-    have = set(
+def _present(conn: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(table, column) pairs of the attached database."""
+    return set(
         conn.execute(
             "SELECT table_name, column_name FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name = 'main'"
         ).fetchall()
     )
+
+
+def _missing(have: set[tuple[str, str]]) -> list[tuple[Table, Column]]:
+    return [(t, c) for t in TABLES for c in t.columns if (t.name, c.name) not in have]
+
+
+def _missing_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """ALTER statements for columns a newer schema added to tables an older one created."""
     return [
         f"ALTER TABLE {t.name} ADD COLUMN {_q(c.name)} {c.type}"
         + (f" DEFAULT {c.default}" if c.default else "")
-        for t in TABLES
-        for c in t.columns
-        if (t.name, c.name) not in have
+        for t, c in _missing(_present(conn))
     ]
 
 
@@ -418,8 +424,11 @@ def schema_level(conn: duckdb.DuckDBPyConnection) -> int:
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection, *, now: datetime) -> bool:
-    """Create or upgrade the schema in its own transaction; True when something was changed."""
-    if schema_level(conn) >= SCHEMA_VERSION:
+    """Create or upgrade the schema in its own transaction; True when something was changed.
+
+    The file is compared with TABLES, so a table or column added to TABLES is created even if
+    SCHEMA_VERSION was not bumped (bump it anyway: it records when a file was upgraded)."""
+    if schema_level(conn) >= SCHEMA_VERSION and not _missing(_present(conn)):
         return False
     conn.execute("BEGIN TRANSACTION")
     try:

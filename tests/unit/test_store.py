@@ -24,6 +24,7 @@ from sync_engine.loops import SyncWrite, detect_loops
 from sync_engine.matching import Candidate, clusters_of
 from sync_engine.models import Rule, System
 from sync_engine.store import (
+    SCHEMA_VERSION,
     TABLES,
     ApiUsage,
     AuditStore,
@@ -599,16 +600,27 @@ def test_an_older_schema_is_upgraded_in_place(store: AuditStore) -> None:
     with duckdb.connect(str(store.path)) as conn:
         conn.execute("ALTER TABLE sync_errors DROP COLUMN suggested_fix")
         conn.execute("DROP TABLE field_history")
-        conn.execute("DELETE FROM schema_version")
+        conn.execute("UPDATE schema_version SET version = 1")
     with store.write() as tx:
         tx.record_errors([error(suggested_fix="Shorten it")])
         tx.record_field_history([FieldWrite("contact", "1", LEAD, "phone", "hubspot", "2")])
     assert queries.errors_frame(store).iloc[0]["suggested_fix"] == "Shorten it"
     assert count(store, "field_history") == 1
     with store.read() as conn:
-        assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+        assert versions == [(1,), (SCHEMA_VERSION,)], "the upgrade is recorded"
         tables = {r[0] for r in conn.execute("SHOW TABLES").fetchall()}
     assert {t.name for t in TABLES} <= tables
+
+
+def test_a_column_added_without_a_version_bump_is_still_created(store: AuditStore) -> None:
+    store.ensure_schema()
+    with duckdb.connect(str(store.path)) as conn:
+        conn.execute("ALTER TABLE id_links DROP COLUMN match_key")
+    with store.write() as tx:
+        tx.link("contact", "1", "Lead", LEAD, match_key="ada@example.com")
+    with store.read() as conn:
+        assert queries.find_links(conn, match_key="ada@example.com")[0].hs_id == "1"
 
 
 # --------------------------------------------------------------------------------------------
