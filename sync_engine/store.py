@@ -324,10 +324,10 @@ TABLES: tuple[Table, ...] = (
 )
 TABLE = {t.name: t for t in TABLES}
 
-# ART indexes on ids were measured (benchmarks/bench_store.py) and left out: at 1M field_changes
-# they made the timeline no faster (DuckDB scans 1M short strings in a few ms, and zone maps prune
-# by time since rows arrive in time order) while every checkpoint rewrote them, nearly doubling
-# the cost of a write batch. Declared here (name, table, columns) if that ever changes.
+# ART indexes on ids were measured (benchmarks/bench_store.py, 1M field_changes) and left out:
+# they cut a person's timeline from ~60 to ~35 ms but made every engine batch ~70% slower (69 ->
+# 117 ms: each checkpoint rewrites them), and the engine writes far more often than people look.
+# Zone maps already prune by time, since rows arrive in time order. Declared here if that changes.
 INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 VIEWS = {
