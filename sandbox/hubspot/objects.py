@@ -498,7 +498,8 @@ _BATCH = {
 def do_search(call: Call, otype: str) -> Reply:
     ot = resolve_type(otype)
     spec = search.parse(ot.name, call.json())
-    total, page, next_after = search.run(spec, call.portal.iter_live(ot.name), ot.name)
+    records = call.portal.records[ot.name].values()  # run() skips the archived ones
+    total, page, next_after = search.run(spec, records, ot.name)
     body: dict[str, Any] = {
         "total": total,
         "results": [render(call, r, properties=spec.properties) for r in page],

@@ -96,24 +96,34 @@ def parse(object_name: str, body: Any) -> SearchSpec:
 def run(
     spec: SearchSpec, records: Iterable[Record], object_name: str
 ) -> tuple[int, list[Record], int | None]:
-    """(total matches, this page, next `after` or None) for the live records given."""
+    """(total matches, this page, next `after` or None); archived records never match."""
     ot = schema.OBJECT_TYPES[object_name]
-    matched = [r for r in records if spec.matches(r)]
+    matches = spec.matches
+    matched = [r for r in records if not r.archived and matches(r)]
     if spec.query:
         matched = [r for r in matched if _has_text(r, ot.search_text, spec.query)]
     matched.sort(key=_BY_ID)
     if spec.sort is not None:
-        name, descending = spec.sort
-        pdef = schema.PROPERTIES[object_name][name]
-        matched.sort(key=lambda r: _sort_key(value_of(r, pdef)), reverse=descending)
+        matched = _sorted(matched, schema.PROPERTIES[object_name][spec.sort[0]], spec.sort[1])
     end = min(spec.after + spec.limit, MAX_RESULTS)
     page = matched[spec.after : end]
     more = end < len(matched) and end < MAX_RESULTS
     return len(matched), page, (end if more else None)
 
 
-def _sort_key(value: Any) -> tuple[bool, Any]:
-    return (True, 0) if value is None else (False, value)
+def _sorted(records: list[Record], pdef: schema.PropertyDef, descending: bool) -> list[Record]:
+    """Order id-sorted records by one property; records without a value sort as the greatest.
+
+    The sort runs over indexes with the values list's own `__getitem__` as key (no Python call
+    per comparison); Python's sort is stable even when reversed, so ties stay in id order.
+    """
+    present, missing = [], []
+    for record in records:
+        (missing if value_of(record, pdef) is None else present).append(record)
+    values = [r.cache[pdef.name] for r in present]
+    order = sorted(range(len(present)), key=values.__getitem__, reverse=descending)
+    ordered = [present[i] for i in order]
+    return missing + ordered if descending else ordered + missing
 
 
 def _has_text(record: Record, fields: tuple[str, ...], query: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -370,3 +371,25 @@ def test_engagement_created_with_inline_association(hs_portal: HsPortal):
         },
     )
     assert answer.status == 400 and "279" in answer.body["message"]
+
+
+def test_concurrent_writers_never_duplicate_an_email(hs_portal: HsPortal):
+    """The server is threaded: the email check and the create happen under one lock."""
+
+    def race(_n: int) -> tuple[int, int]:
+        client = hs_portal.client()
+        created = len(client.crm.contacts.batch_api.create(_inputs(50, traced=True)).results)
+        answer = client.crm.contacts.basic_api.create_with_http_info
+        try:
+            status = answer(_create({"email": "race@example.com"}))[1]
+        except Exception as exc:
+            status = int(getattr(exc, "status", 0))
+        return created, status
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(race, range(6)))
+    assert sum(created for created, _ in outcomes) == 50  # each email won by one batch
+    assert sorted(status for _, status in outcomes) == [201, 409, 409, 409, 409, 409]
+    stats = hs_portal.emulator.stats()
+    assert stats["records"]["contacts"] == 51
+    assert stats["internal_errors"] == 0
