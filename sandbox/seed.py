@@ -914,7 +914,6 @@ class _Org:
     sf_id: str | None = None
     people: list[_Person] = field(default_factory=list)
     won: bool = False
-    open_deal: bool = False
 
     @property
     def country(self) -> str:
@@ -973,9 +972,6 @@ class _World:
         self.names_taken: set[str] = set()
         self.domains_taken: set[str] = {OUR_DOMAIN, OUR_LEGACY_DOMAIN, *PERSONAL_DOMAINS}
         self.emails_taken: set[str] = set()
-        self.sf: dict[str, list[dict[str, Any]]] = {}
-        self.hs: dict[str, list[dict[str, Any]]] = {}
-        self.assoc: list[tuple[str, str, str, str, int]] = []
 
     def count(self, kind: str) -> int:
         return round(self.n * RATIOS[kind])
