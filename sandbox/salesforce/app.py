@@ -178,6 +178,8 @@ class RestApp:
             return self._admin(request)
         if path.rstrip("/") == "/services/data":
             return _json_response(resources.versions_body(), 200)
+        if path.rstrip("/") == "/services/oauth2/userinfo":
+            return self._userinfo(request)
         versioned = _VERSIONED.match(path)
         if versioned is None or versioned.group(1) not in resources.SUPPORTED_VERSIONS:
             return _json_response(errors.not_found().body(), 404)
@@ -187,6 +189,14 @@ class RestApp:
             return _json_response(errors.invalid_session().body(), 401)
         sub_path = (versioned.group(2) or "").rstrip("/")
         return self._api_call(request, org, user, versioned.group(1), sub_path)
+
+    def _userinfo(self, request: Request) -> Response:
+        """OpenID Connect userinfo: who the token belongs to (not counted as an API call)."""
+        org = self.host.org
+        user = self._authenticate(org, request)
+        if user is None:
+            return Response("Bad_OAuth_Token", status=403, mimetype="text/plain")
+        return _json_response(userinfo_body(user, org.actor(user).profile), 200)
 
     def _authenticate(self, org: Org, request: Request) -> Record | None:
         match = _AUTH.match(request.headers.get("Authorization", ""))
@@ -312,6 +322,29 @@ class RestApp:
             return _json_response({"error": "BAD_ADMIN_REQUEST", "message": message}, 400)
         status, payload = self.host.admin(request.method.upper(), path, body)
         return _json_response(payload, status)
+
+
+ORG_ID = "00D5g00000LBsbxEAD"
+
+
+def userinfo_body(user: Record, profile: Any) -> dict[str, Any]:
+    """The fields of Salesforce's userinfo answer a client relies on."""
+    return {
+        "sub": f"https://login.salesforce.com/id/{ORG_ID}/{user['Id']}",
+        "user_id": user["Id"],
+        "organization_id": ORG_ID,
+        "preferred_username": user.get("Username"),
+        "nickname": user.get("Alias"),
+        "name": user.get("Name"),
+        "email": user.get("Email"),
+        "email_verified": True,
+        "given_name": user.get("FirstName"),
+        "family_name": user.get("LastName"),
+        "zoneinfo": "America/Los_Angeles",
+        "active": bool(user.get("IsActive", True)),
+        "user_type": user.get("UserType", "STANDARD"),
+        "profile_name": getattr(profile, "name", None) if profile is not None else None,
+    }
 
 
 def _json_response(body: Any, status: int) -> Response:
