@@ -533,7 +533,11 @@ def _garbled(reply: Reply) -> Reply:
 
 
 def _render(reply: Reply, correlation_id: str) -> Response:
-    headers = {"X-HubSpot-Correlation-Id": correlation_id, **reply.headers}
+    headers = {
+        "X-HubSpot-Correlation-Id": correlation_id,
+        "X-Request-Id": correlation_id,
+        **reply.headers,
+    }
     if reply.body is None:
         return Response(status=reply.status, headers=headers)
     data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()

@@ -86,6 +86,7 @@ class PropertyError:
     error: str
     message: str
     allowed: tuple[str, ...] = field(default=())
+    value: str = ""
 
 
 def property_errors(problems: list[PropertyError], *, portal_id: int) -> ApiError:
@@ -97,6 +98,7 @@ def property_errors(problems: list[PropertyError], *, portal_id: int) -> ApiErro
             "error": p.error,
             "name": p.name,
             "localizedErrorMessage": p.message,
+            "propertyValue": p.value,
             "portalId": portal_id,
         }
         for p in problems

@@ -48,7 +48,7 @@ def render(
     names = [*names, *ot.always] if names else list(ot.defaults)
     out: dict[str, Any] = {
         "id": str(record.id),
-        "properties": {n: record.values.get(n) for n in names},
+        "properties": {n: record.values.get(n) for n in sorted(set(names))},
         "createdAt": iso(record.created_at),
         "updatedAt": iso(record.updated_at),
         "archived": record.archived,
@@ -118,7 +118,9 @@ def create(call: Call, otype: str) -> Reply:
     ot = resolve_type(otype)
     prepared = _prepare_create(call, ot, call.json_object(), pending_emails={})
     record = _commit_create(call, ot, prepared)
-    return Reply(201, render(call, record, properties=sorted(prepared.values)))
+    location = f"{call.base_url}{call.path.rstrip('/')}/{record.id}"
+    body = render(call, record, properties=sorted(prepared.values))
+    return Reply(201, body, {"Location": location})
 
 
 def update(call: Call, otype: str, id: str) -> Reply:
@@ -151,6 +153,13 @@ def _lookup(
         if record is None or not record.archived:
             raise not_found()
         return record
+    if not prop and not key.strip().isdigit():
+        raise ApiError(
+            404,
+            "OBJECT_NOT_FOUND",
+            "Object not found.  objectId are usually numeric.",
+            context={"id": [key]},
+        )
     record = call.portal.find(ot.name, key, prop)
     if record is None:
         raise not_found()
@@ -242,9 +251,16 @@ def _association_inputs(call: Call, ot: schema.ObjectType, raw: Any) -> list[tup
             kind = association_type(spec, source=ot.name, target=None)
             target = call.portal.live(kind.target, int_id(to.get("id")) or 0)
             if target is None:
+                target_type = schema.OBJECT_TYPES[kind.target].type_id
                 raise validation(
-                    f"Association target {kind.target} {to.get('id')} does not exist "
-                    f"(association type {kind.id}, {kind.v3_name})"
+                    "One or more associations are invalid",
+                    context={"objectId": [str(to.get("id"))], "objectType": [target_type]},
+                    errors=[
+                        {
+                            "message": f"{kind.target} {to.get('id')} does not exist",
+                            "code": "INVALID_OBJECT_IDS",
+                        }
+                    ],
                 )
             links.append((target, kind.id))
     return links
@@ -261,6 +277,12 @@ def association_type(spec: Any, *, source: str, target: str | None) -> schema.As
         kind = schema.ASSOCIATION_TYPES[int(spec.get("associationTypeId"))]
     except (TypeError, ValueError, KeyError):
         kind = None
+    if kind is not None and target is None and kind.source != source:
+        found, expected = schema.OBJECT_TYPES[source], schema.OBJECT_TYPES[kind.source]
+        raise validation(
+            f"invalid from object type {found.type_id} for associations to be created. "
+            f"expected: {expected.type_id}"
+        )
     if kind is None or kind.source != source or (target is not None and kind.target != target):
         where = f"{source} to {target}" if target else f"{source} records"
         raise validation(

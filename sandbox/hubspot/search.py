@@ -82,7 +82,10 @@ def parse(object_name: str, body: Any) -> SearchSpec:
     if not isinstance(body, Mapping):
         raise validation("Invalid input JSON: the search request must be a JSON object")
     defs = schema.PROPERTIES[object_name]
-    groups = _groups(body.get("filterGroups") or [], defs)
+    raw_groups = body.get("filterGroups") or []
+    if body.get("filters") is not None and isinstance(raw_groups, list):
+        raw_groups = [*raw_groups, {"filters": body["filters"]}]  # a top-level list is one group
+    groups = _groups(raw_groups, defs)
     return SearchSpec(
         matches=_combine(groups),
         sort=_sort(body.get("sorts") or [], defs),
@@ -229,7 +232,12 @@ def _membership(pdef: schema.PropertyDef, op: str, raw: Mapping[str, Any]) -> Pr
     values = raw.get("values")
     if not isinstance(values, list) or not values:
         raise validation(f"Invalid filter on {pdef.name}: operator {op} requires a 'values' array")
-    targets = frozenset(_target(pdef, as_text(v), pdef.name) for v in values)
+    if pdef.type == "string":
+        # For string properties HubSpot lowercases the stored value only: IN and NOT_IN values
+        # must be sent in lower case to match (enumeration values match exactly).
+        targets = frozenset(as_text(v) for v in values)
+    else:
+        targets = frozenset(_target(pdef, as_text(v), pdef.name) for v in values)
     wanted = op == "IN"
 
     def test(record: Record) -> bool:

@@ -24,9 +24,12 @@ MAX_STRING = 65_536
 
 
 def iso(moment: datetime) -> str:
-    """`2024-01-15T10:30:00.123Z`: how HubSpot writes every timestamp."""
+    """`2024-01-15T10:30:00.123Z`, as HubSpot (Java's `Instant.toString()`) writes timestamps:
+    UTC, `Z`, milliseconds, and no fraction at all when the milliseconds are zero."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    millis = moment.microsecond // 1000
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{millis:03d}Z" if millis else f"{stamp}Z"
 
 
 def to_ms(moment: datetime) -> int:
@@ -139,38 +142,41 @@ class Checker:
         self, name: str, pdef: schema.PropertyDef | None, text: str
     ) -> PropertyError | None:
         if pdef is None:
-            return PropertyError(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+            message = f'Property "{name}" does not exist'
+            return PropertyError(name, "PROPERTY_DOESNT_EXIST", message, value=text)
         if pdef.read_only and not self.allow_read_only:
-            message = f"{name} is a read only property; its value cannot be set."
-            return PropertyError(name, "READ_ONLY_VALUE", message)
+            message = f'"{name}" is a calculated property; its value cannot be set.'
+            return PropertyError(name, "READ_ONLY_VALUE", message, value=text)
         if text == "":
             return None
         if len(text) > MAX_STRING:
             message = f"{name} value is {len(text)} characters; the limit is {MAX_STRING}"
-            return PropertyError(name, "STRING_TOO_LONG", message)
+            return PropertyError(name, "STRING_TOO_LONG", message, value=text[:100])
         check = _CHECKS.get(pdef.type)
         if check is not None and check(text) is None:
-            return PropertyError(name, _TYPE_ERRORS[pdef.type], _type_message(pdef, text))
+            error = _TYPE_ERRORS[pdef.type]
+            return PropertyError(name, error, _type_message(pdef, text), value=text)
         if pdef.text_hint == "email" and not _EMAIL.match(text.strip()):
-            return PropertyError(name, "INVALID_EMAIL", f"Email address {text} is invalid")
+            message = f"Email address {text} is invalid"
+            return PropertyError(name, "INVALID_EMAIL", message, value=text)
         return self._option_problem(pdef, text)
 
     def _option_problem(self, pdef: schema.PropertyDef, text: str) -> PropertyError | None:
         if pdef.referenced == "OWNER":
             if not text.strip().isdigit():
-                return PropertyError(
-                    pdef.name, "INVALID_INTEGER", f"{text} was not a valid integer."
-                )
+                message = f"{text} was not a valid integer."
+                return PropertyError(pdef.name, "INVALID_INTEGER", message, value=text)
             if text.strip() not in self.owner_ids:
                 message = f"{text} is not a valid owner id"
-                return PropertyError(pdef.name, "INVALID_OWNER_ID", message)
+                return PropertyError(pdef.name, "INVALID_OWNER_ID", message, value=text)
             return None
         if pdef.referenced == "PIPELINE":
-            allowed = tuple(p.id for p in schema.PIPELINES.get(self.object_name, ()))
+            allowed = tuple(
+                schema.Option(p.id, p.label) for p in schema.PIPELINES.get(self.object_name, ())
+            )
             return _option_error(pdef.name, text, allowed)
         if pdef.type == "enumeration" and pdef.options:
-            allowed = tuple(o.value for o in pdef.options)
-            return _option_error(pdef.name, text, allowed)
+            return _option_error(pdef.name, text, pdef.options)
         return None
 
     def _normal(self, pdef: schema.PropertyDef, text: str) -> str:
@@ -191,16 +197,23 @@ class Checker:
             return []
         pipeline_id = values.get("pipeline") or current.get("pipeline") or schema.DEFAULT_PIPELINE
         found = schema.pipeline(self.object_name, pipeline_id)
-        allowed = tuple(s.id for s in found.stages) if found else ()
+        allowed = tuple(schema.Option(s.id, s.label) for s in found.stages) if found else ()
         problem = _option_error("dealstage", stage, allowed)
         return [problem] if problem else []
 
 
-def _option_error(name: str, text: str, allowed: tuple[str, ...]) -> PropertyError | None:
-    if text in allowed:
+def _option_error(name: str, text: str, allowed: tuple[schema.Option, ...]) -> PropertyError | None:
+    """HubSpot lists the allowed options in its internal (protobuf text) form."""
+    values = tuple(o.value for o in allowed)
+    if text in values:
         return None
-    message = f"{text} was not one of the allowed options: [{', '.join(allowed)}]"
-    return PropertyError(name, "INVALID_OPTION", message, allowed)
+    listed = ", ".join(
+        f'label: "{o.label}"\nvalue: "{o.value}"\ndisplay_order: {i}\nhidden: false\n'
+        "read_only: false\n"
+        for i, o in enumerate(allowed)
+    )
+    message = f"{text} was not one of the allowed options: [{listed}]"
+    return PropertyError(name, "INVALID_OPTION", message, values, value=text)
 
 
 _CHECKS: dict[str, Callable[[str], str | None]] = {
@@ -229,7 +242,8 @@ def _type_message(pdef: schema.PropertyDef, text: str) -> str:
 
 
 def comparable(pdef: schema.PropertyDef | None, text: str) -> Any:
-    """A stored or filter value in the form search compares: ms, numbers, or lower-case text."""
+    """A stored or filter value in the form search compares: datetimes as epoch ms, numbers as
+    floats, enumeration values as they are (case-sensitive), other text in lower case."""
     if pdef is not None and pdef.type in ("datetime", "date"):
         return moment_ms(text)
     if pdef is not None and pdef.type == "number":
@@ -237,4 +251,6 @@ def comparable(pdef: schema.PropertyDef | None, text: str) -> Any:
             return float(text)
         except ValueError:
             return None
+    if pdef is not None and pdef.type == "enumeration":
+        return text
     return text.lower()

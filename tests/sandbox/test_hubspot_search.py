@@ -81,7 +81,7 @@ def test_search_pages_5000_contacts_sorted_by_lastmodifieddate_across_200_limit(
     assert set(ids) == set(range(1235, 5001))
     stamps = [r.properties["lastmodifieddate"] for r in records]
     assert stamps == sorted(stamps)
-    assert stamps[0] == cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert stamps[0] == cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")  # HubSpot drops a .000 fraction
     tied = [int(r.id) for r in records if r.properties["lastmodifieddate"] == stamps[2001 - 1235]]
     assert tied == [2001, 2002]  # equal stamps come in id order
 
@@ -148,9 +148,25 @@ def people(hs_portal: HsPortal) -> HsPortal:
             [{"propertyName": "lead_source", "operator": "IN", "values": ["Web", "Webinar"]}],
             {"1", "2", "5"},
         ),
+        (  # enumeration values match exactly
+            [{"propertyName": "lead_source", "operator": "EQ", "value": "web"}],
+            set(),
+        ),
         (
             [{"propertyName": "lead_source", "operator": "NOT_IN", "values": ["Web"]}],
             {"1", "3", "4", "6"},
+        ),
+        (  # string properties: HubSpot lowercases the stored value, so IN values are lowercase
+            [{"propertyName": "jobtitle", "operator": "IN", "values": ["cto", "vp sales"]}],
+            {"2", "3"},
+        ),
+        (
+            [{"propertyName": "jobtitle", "operator": "IN", "values": ["CTO"]}],
+            set(),
+        ),
+        (
+            [{"propertyName": "hs_object_id", "operator": "IN", "values": ["3", "6"]}],
+            {"3", "6"},
         ),
         ([{"propertyName": "phone", "operator": "HAS_PROPERTY"}], {"2"}),
         ([{"propertyName": "lead_source", "operator": "NOT_HAS_PROPERTY"}], {"4", "6"}),
@@ -190,6 +206,13 @@ def test_filter_groups_are_ored_and_sorts_descend(people: HsPortal):
         },
     )
     assert _ids(page) == ["3", "2"]
+
+
+def test_top_level_filters_count_as_one_more_group(people: HsPortal):
+    top = [{"propertyName": "jobtitle", "operator": "EQ", "value": "VP Sales"}]
+    groups = [{"filters": [{"propertyName": "jobtitle", "operator": "EQ", "value": "CTO"}]}]
+    page = _search(people.client(), {"filterGroups": groups, "filters": top})
+    assert _ids(page) == ["2", "3"]
 
 
 def test_search_never_returns_archived_records(people: HsPortal):
