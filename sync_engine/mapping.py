@@ -532,7 +532,10 @@ def hubspot_to_salesforce(
             converted = canonical_to_salesforce(mapping, converted.value, context)
         if converted.issue is None and sf_fields is not None:
             meta = sf_fields.get(mapping.salesforce)
-            problem = precheck_salesforce(meta, converted.value) if meta else None
+            # A blank is left out of the record (Salesforce defaults it, or the caller checks
+            # required fields for the whole record); only values are checked here.
+            blank = converted.value in (None, "")
+            problem = precheck_salesforce(meta, converted.value) if meta and not blank else None
             converted = Converted(
                 converted.value, problem and replace(problem, source_field=mapping.hubspot)
             )

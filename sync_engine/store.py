@@ -1178,6 +1178,19 @@ class StoreWriter:
         ).fetchall()
         return len(found)
 
+    def resolve_records(self, *, system: str, record_ids: Iterable[str], by: str = "engine") -> int:
+        """Many records synced cleanly: close their open/retrying errors in one statement."""
+        ids = sorted({r for r in record_ids if r})
+        if not ids:
+            return 0
+        found = self.conn.execute(
+            "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
+            "WHERE system = ? AND record_id IN (SELECT unnest(?::VARCHAR[])) "
+            "AND status IN ('open', 'retrying') RETURNING error_id",
+            [self.now, by, system, ids],
+        ).fetchall()
+        return len(found)
+
     def set_error_status(
         self, error_id: int, status: str, *, actor: str, note: str | None = None
     ) -> None:

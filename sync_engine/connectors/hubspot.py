@@ -8,6 +8,7 @@ Retry-After and hide the call from the API budget (client-facts.md).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ def make_hubspot_client(creds: HubSpotCredentials, *, retry: Retry | None = None
 
 # --------------------------------------------------------------------------- reading and writing
 
+OK = (200,)
 BATCH_SIZE = 100  # HubSpot batch endpoints accept at most 100 inputs
 SEARCH_PAGE = 200  # search pages hold at most 200 results
 SEARCH_CAP = 10_000  # search never pages past 10,000 results
@@ -147,6 +149,7 @@ class HubSpotConnector:
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[RetriableError, int, float], None] | None = None,
         timeout: float = 30.0,
+        search_per_second: float = 4.0,
     ) -> None:
         self.client = client
         self.calls = calls if calls is not None else CallLog()
@@ -154,6 +157,9 @@ class HubSpotConnector:
         self._sleep = sleep
         self._on_retry = on_retry
         self._timeout = timeout
+        self.search_interval = 1 / search_per_second
+        self._next_search = 0.0
+        self._pace_lock = threading.Lock()
 
     # -- plumbing
 
@@ -170,9 +176,15 @@ class HubSpotConnector:
             )
         )
 
-    def _once(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _once(
+        self, endpoint: str, expect: tuple[int, ...], fn: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Any:
+        """One call through the client, its JSON parsed here (the generated models cost more
+        than the request), its status checked against what HubSpot documents for it."""
+        if endpoint.endswith("/search"):
+            self._pace_search()
         try:
-            data, status, headers = fn(*args, _request_timeout=self._timeout, **kwargs)
+            response = fn(*args, _request_timeout=self._timeout, _preload_content=False, **kw)
         except API_EXCEPTIONS as exc:
             status = int(getattr(exc, "status", 0) or 0)
             headers = getattr(exc, "headers", None) or {}
@@ -181,18 +193,33 @@ class HubSpotConnector:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self._record(endpoint, 0, {})
             raise RetriableError(f"HubSpot connection failed: {type(exc).__name__}") from None
-        except (ValueError, TypeError) as exc:  # malformed JSON in a 2xx answer
-            self._record(endpoint, 200, {})
-            raise RetriableError(f"HubSpot sent a malformed response ({exc})") from None
-        self._record(endpoint, status, headers)
-        if data is None and status not in (204,):
-            # hubspot-api-client returns None for a 2xx it did not expect: never trust silence.
-            raise RetriableError(f"HubSpot answered {status} to {endpoint} with no usable body")
-        return data
+        self._record(endpoint, response.status, response.headers)
+        if response.status not in expect:
+            raise RetriableError(
+                f"HubSpot answered {response.status} to {endpoint}; expected {expect}"
+            )
+        if response.status == 204:
+            return None
+        try:
+            return json.loads(response.data)
+        except (ValueError, TypeError) as exc:  # a truncated or malformed body
+            raise RetriableError(
+                f"HubSpot sent a malformed response to {endpoint} ({exc})"
+            ) from None
 
-    def _call(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _pace_search(self) -> None:
+        """HubSpot allows a few search requests per second per token: wait instead of a 429."""
+        with self._pace_lock:
+            wait = self._next_search - time.monotonic()
+            if wait > 0:
+                self._sleep(wait)
+            self._next_search = time.monotonic() + self.search_interval
+
+    def _call(
+        self, endpoint: str, expect: tuple[int, ...], fn: Callable[..., Any], *a: Any, **kw: Any
+    ) -> Any:
         return call_with_retry(
-            lambda: self._once(endpoint, fn, *args, **kwargs),
+            lambda: self._once(endpoint, expect, fn, *a, **kw),
             policy=self.retry,
             sleep=self._sleep,
             on_retry=self._on_retry,
@@ -203,9 +230,9 @@ class HubSpotConnector:
     def properties(self, object_type: str) -> list[dict[str, Any]]:
         api = self.client.crm.properties.core_api
         data = self._call(
-            f"GET /crm/v3/properties/{object_type}", api.get_all_with_http_info, object_type
+            f"GET /crm/v3/properties/{object_type}", OK, api.get_all_with_http_info, object_type
         )
-        return [p.to_dict() for p in data.results]
+        return list(data["results"])
 
     def owners(self) -> list[dict[str, Any]]:
         api = self.client.crm.owners.owners_api
@@ -215,35 +242,42 @@ class HubSpotConnector:
             kwargs: dict[str, Any] = {"limit": 500, "archived": False}
             if after:
                 kwargs["after"] = after
-            page = self._call("GET /crm/v3/owners/", api.get_page_with_http_info, **kwargs)
-            owners.extend(o.to_dict() for o in page.results)
-            after = page.paging.next.after if page.paging and page.paging.next else None
+            page = self._call("GET /crm/v3/owners/", OK, api.get_page_with_http_info, **kwargs)
+            owners.extend(page["results"])
+            after = _next_after(page)
             if not after:
                 return owners
 
     def pipelines(self, object_type: str = "deals") -> list[dict[str, Any]]:
         api = self.client.crm.pipelines.pipelines_api
         data = self._call(
-            f"GET /crm/v3/pipelines/{object_type}", api.get_all_with_http_info, object_type
+            f"GET /crm/v3/pipelines/{object_type}", OK, api.get_all_with_http_info, object_type
         )
-        return [p.to_dict() for p in data.results]
+        return list(data["results"])
 
     # -- reads
 
     def search_modified_since(
-        self, object_type: str, *, properties: Sequence[str], since_ms: int
+        self,
+        object_type: str,
+        *,
+        properties: Sequence[str],
+        since_ms: int,
+        after_id: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every record modified at or after since_ms, oldest first, across the 10,000 cap.
+        """Every record modified after the cursor (since_ms, after_id), oldest first, across
+        the 10,000 cap.
 
-        HubSpot search sorts on one property only and stops at 10,000 results; when a window
-        fills up, a new search starts at the last timestamp seen (`>=`), and the records already
-        returned at that timestamp are skipped, so nothing is missed and nothing repeated.
+        The cursor is `>=` with an id tie-break: records at exactly since_ms come back only when
+        their id is above after_id. HubSpot search sorts on one property only and stops at
+        10,000 results; when a window fills up, a new search starts at the last timestamp seen
+        (`>=`) and skips the records already returned at that timestamp.
         """
         prop = last_modified_property(object_type)
-        since, skip = since_ms, frozenset[str]()
+        since, skip, tie = since_ms, frozenset[str](), after_id
         while True:
             window = _Window(since=since)
-            for record in self._search_window(object_type, prop, properties, window):
+            for record in self._search_window(object_type, prop, properties, window, tie):
                 if not (record["id"] in skip and window.stamp_of(record, prop) == since):
                     yield record
             if window.exhausted:
@@ -252,31 +286,34 @@ class HubSpotConnector:
                 raise RetriableError(
                     f"more than {SEARCH_CAP} {object_type} share the modification time {since}"
                 )
-            since, skip = window.last_ms, frozenset(window.boundary)
+            since, skip, tie = window.last_ms, frozenset(window.boundary), None
 
     def _search_window(
-        self, object_type: str, prop: str, properties: Sequence[str], window: _Window
+        self,
+        object_type: str,
+        prop: str,
+        properties: Sequence[str],
+        window: _Window,
+        after_id: str | None,
     ) -> Iterator[dict[str, Any]]:
         """One search from window.since, paged up to the 10,000-result cap."""
         api = self.client.crm.objects.search_api
         endpoint = f"POST /crm/v3/objects/{object_type}/search"
         after, count = "0", 0
-        gte = {"propertyName": prop, "operator": "GTE", "value": str(window.since)}
         while True:
             request = {
-                "filterGroups": [{"filters": [gte]}],
+                "filterGroups": _cursor_filter(prop, window.since, after_id),
                 "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
                 "properties": sorted({*properties, prop}),
                 "limit": SEARCH_PAGE,
                 "after": after,
             }
-            page = self._call(endpoint, api.do_search_with_http_info, object_type, request)
-            for model in page.results:
-                record = model.to_dict()
+            page = self._call(endpoint, OK, api.do_search_with_http_info, object_type, request)
+            for record in page["results"]:
                 count += 1
                 window.saw(record, prop)
                 yield record
-            after = page.paging.next.after if page.paging and page.paging.next else None
+            after = _next_after(page)
             if not after:
                 window.exhausted = True
                 return
@@ -305,12 +342,13 @@ class HubSpotConnector:
                 body["idProperty"] = id_property
             data = self._call(
                 f"POST /crm/v3/objects/{object_type}/batch/read",
+                (200, 207),
                 api.read_with_http_info,
                 object_type,
                 body,
                 archived=False,
             )
-            out.extend(r.to_dict() for r in data.results)
+            out.extend(data["results"])
         return out
 
     # -- writes
@@ -323,6 +361,7 @@ class HubSpotConnector:
         api = self.client.crm.objects.batch_api
         return self._batch_write(
             f"POST /crm/v3/objects/{object_type}/batch/create",
+            (201, 207),
             api.create_with_http_info,
             object_type,
             [{"associations": [], **dict(i)} for i in inputs],
@@ -335,6 +374,7 @@ class HubSpotConnector:
         api = self.client.crm.objects.batch_api
         return self._batch_write(
             f"POST /crm/v3/objects/{object_type}/batch/update",
+            (200, 207),
             api.update_with_http_info,
             object_type,
             [dict(i) for i in inputs],
@@ -346,6 +386,7 @@ class HubSpotConnector:
             body = {"inputs": [{"id": i} for i in ids[start : start + BATCH_SIZE]]}
             self._call(
                 f"POST /crm/v3/objects/{object_type}/batch/archive",
+                (204,),
                 api.archive_with_http_info,
                 object_type,
                 body,
@@ -354,6 +395,7 @@ class HubSpotConnector:
     def _batch_write(
         self,
         endpoint: str,
+        expect: tuple[int, ...],
         fn: Callable[..., Any],
         object_type: str,
         inputs: list[dict[str, Any]],
@@ -363,20 +405,21 @@ class HubSpotConnector:
             chunk = inputs[start : start + BATCH_SIZE]
             for offset, item in enumerate(chunk):
                 item["objectWriteTraceId"] = str(start + offset)
-            data = self._call(endpoint, fn, object_type, {"inputs": chunk})
+            data = self._call(endpoint, expect, fn, object_type, {"inputs": chunk})
             outcomes.extend(_hs_outcomes(data, start=start, size=len(chunk)))
         return outcomes
 
 
-def _hs_outcomes(data: Any, *, start: int, size: int) -> list[HsOutcome]:
+def _hs_outcomes(data: Mapping[str, Any], *, start: int, size: int) -> list[HsOutcome]:
     """Line up a batch answer with its inputs by objectWriteTraceId (results come unordered)."""
     by_index: dict[int, HsOutcome] = {}
-    for model in data.results or []:
-        record = model.to_dict()
-        index = int(record.get("object_write_trace_id") or record.get("objectWriteTraceId") or -1)
+    for record in data.get("results") or []:
+        trace = record.get("objectWriteTraceId")
+        if trace is None:
+            continue
+        index = int(trace)
         by_index[index] = HsOutcome(index=index, id=record.get("id"), success=True, record=record)
-    for error in getattr(data, "errors", None) or []:
-        err = error.to_dict() if hasattr(error, "to_dict") else dict(error)
+    for err in data.get("errors") or []:
         context = err.get("context") or {}
         details = err.get("errors") or []
         detail = details[0] if details else {}
@@ -394,6 +437,25 @@ def _hs_outcomes(data: Any, *, start: int, size: int) -> list[HsOutcome]:
         by_index.get(i, HsOutcome(index=i, id=None, success=False, error=missing))
         for i in range(start, start + size)
     ]
+
+
+def _cursor_filter(prop: str, since: int, after_id: str | None) -> list[dict[str, Any]]:
+    """`prop >= since`, or with a tie-break `prop > since OR (prop = since AND id > after_id)`."""
+    if after_id is None:
+        return [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(since)}]}]
+    return [
+        {"filters": [{"propertyName": prop, "operator": "GT", "value": str(since)}]},
+        {
+            "filters": [
+                {"propertyName": prop, "operator": "EQ", "value": str(since)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
+            ]
+        },
+    ]
+
+
+def _next_after(page: Mapping[str, Any]) -> str | None:
+    return ((page.get("paging") or {}).get("next") or {}).get("after")
 
 
 def _property_of(detail: Any) -> str | None:

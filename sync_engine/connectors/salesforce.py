@@ -248,12 +248,15 @@ class SalesforceConnector:
         first = self.restful("queryAll/" if include_deleted else "query/", q=soql)
         return self._follow(first)
 
-    def query_many(self, queries: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    def query_many(
+        self, queries: Mapping[str, str], *, include_deleted: bool = False
+    ) -> dict[str, list[dict[str, Any]]]:
         """Run several queries in Composite requests of up to 25 (one API call each) and follow
         each one's nextRecordsUrl; returns rows per query name."""
         names = list(queries)
         results: dict[str, list[dict[str, Any]]] = {}
         version = self.client.sf_version
+        prefix = f"/services/data/v{version}/{'queryAll' if include_deleted else 'query'}/"
         for start in range(0, len(names), COMPOSITE_SIZE):
             chunk = names[start : start + COMPOSITE_SIZE]
             body = {
@@ -261,7 +264,7 @@ class SalesforceConnector:
                 "compositeRequest": [
                     {
                         "method": "GET",
-                        "url": f"/services/data/v{version}/query/?q={quote_plus(queries[name])}",
+                        "url": f"{prefix}?q={quote_plus(queries[name])}",
                         "referenceId": f"q{i}",
                     }
                     for i, name in enumerate(chunk)

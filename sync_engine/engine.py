@@ -1,0 +1,823 @@
+"""The sync cycle: read what changed, decide, write in batches, record everything.
+
+A cycle (`SyncEngine.run_once`) is:
+1. read: every Salesforce object changed since its cursor, in one Composite request
+   (`SystemModstamp >= cursor`, queryAll so deletions show), and every HubSpot object through
+   search on its last-modified property (`>=`, across the 10,000 cap); the rows go to the mirror
+   (dirty) in the same transaction that moves the cursors;
+2. decide (`plan.plan`, pure) per object, companies first so contacts can find their Accounts;
+3. write through sObject Collections (200) and HubSpot batch endpoints (100); each batch commits
+   its field changes, last-synced values, links, errors and API calls in one transaction;
+4. read again, so that the cycle's own echoes (and automations they triggered) are absorbed now
+   rather than cost the next cycle; repeat while that pass still finds work (at most 3 passes).
+
+Nothing is held open across a wait: every store transaction is one batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sync_engine import mirror
+from sync_engine.config import ObjectSync, SyncConfig, validate_against_schema
+from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
+from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
+from sync_engine.connectors.usage import ApiCall
+from sync_engine.errors import ConfigurationError, FatalError, RecordError, classify
+from sync_engine.inclusion import matches
+from sync_engine.mapping import MappingContext, OwnerDirectory
+from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
+from sync_engine.models import FieldMeta, PropertyMeta, System
+from sync_engine.plan import Link, Plan, Record, Refusal, Snapshot, Write, _singular, plan
+from sync_engine.queries import synced_values_for
+from sync_engine.store import (
+    ApiUsage,
+    AuditStore,
+    Duplicate,
+    FieldChange,
+    StoreWriter,
+    SyncedValue,
+    SyncError,
+)
+from sync_engine.store import Conflict as ConflictRow
+from sync_engine.store import Link as LinkRow
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_PASSES = 3
+SF_OBJECTS = ("Account", "Lead", "Contact", "Opportunity")
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+
+# Fields every read needs besides the mapped ones (identity, echo, conversion, association).
+SF_BASE_FIELDS: dict[str, tuple[str, ...]] = {
+    "Lead": (
+        "Id", "SystemModstamp", "LastModifiedById", "CreatedDate", "IsDeleted", "Email",
+        "Company", "IsConverted", "ConvertedContactId", "ConvertedAccountId",
+    ),
+    "Contact": (
+        "Id", "SystemModstamp", "LastModifiedById", "CreatedDate", "IsDeleted", "Email",
+        "AccountId",
+    ),
+    "Account": ("Id", "SystemModstamp", "LastModifiedById", "CreatedDate", "IsDeleted", "Name",
+                "Website"),
+    "Opportunity": ("Id", "SystemModstamp", "LastModifiedById", "CreatedDate", "IsDeleted",
+                    "Name", "AccountId"),
+}  # fmt: skip
+HS_BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contacts": ("email", "createdate", "lastmodifieddate", "company"),
+    "companies": ("name", "domain", "createdate", "hs_lastmodifieddate"),
+    "deals": ("dealname", "pipeline", "createdate", "hs_lastmodifieddate"),
+}
+
+
+@dataclass(frozen=True)
+class SchemaInfo:
+    """What the engine learned from both systems at start: fields, properties, people."""
+
+    sf_fields: Mapping[str, Mapping[str, FieldMeta]]
+    hs_properties: Mapping[str, Mapping[str, PropertyMeta]]
+    owners: OwnerDirectory
+    integration_user_id: str | None
+
+
+@dataclass
+class RunReport:
+    """What one run did, for the CLI, the dashboard and tests."""
+
+    run_id: int
+    kind: str
+    status: str = "running"
+    records_read: int = 0
+    records_written: int = 0
+    errors: int = 0
+    conflicts: int = 0
+    sf_api_calls: int = 0
+    hs_api_calls: int = 0
+    plans: list[Plan] = field(default_factory=list)
+    message: str | None = None
+
+    def summary(self) -> str:
+        return (
+            f"run {self.run_id} ({self.kind}) {self.status}: read {self.records_read}, "
+            f"wrote {self.records_written}, {self.errors} errors, {self.conflicts} conflicts, "
+            f"{self.sf_api_calls} Salesforce and {self.hs_api_calls} HubSpot API calls"
+        )
+
+
+class SyncEngine:
+    """Runs sync cycles between one HubSpot portal and one Salesforce org."""
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        *,
+        salesforce: SalesforceConnector,
+        hubspot: HubSpotConnector,
+        store: AuditStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.sf = salesforce
+        self.hs = hubspot
+        self.store = store
+        self.clock = clock
+        self._schema: SchemaInfo | None = None
+
+    # ------------------------------------------------------------------ schema
+
+    def schema(self) -> SchemaInfo:
+        """Describe both sides once; a mapping naming a field either lacks is a fatal error."""
+        if self._schema is None:
+            self._schema = self._load_schema()
+        return self._schema
+
+    def _load_schema(self) -> SchemaInfo:
+        sf_fields = {
+            name: {f["name"]: FieldMeta.from_describe(f) for f in self.sf.describe(name)["fields"]}
+            for name in SF_OBJECTS
+        }
+        hs_props = {
+            obj: {p["name"]: PropertyMeta.from_api(p) for p in self.hs.properties(obj)}
+            for obj in HS_BASE_PROPERTIES
+        }
+        problems = validate_against_schema(self.config, sf_fields, hs_props)
+        if problems:
+            raise ConfigurationError("; ".join(str(p) for p in problems))
+        users = self.sf.query_all("SELECT Id, Email, IsActive FROM User")
+        owners = OwnerDirectory.build(self.hs.owners(), users, aliases=self.config.owner_aliases)
+        info = self.sf.user_info()
+        return SchemaInfo(sf_fields, hs_props, owners, info.get("user_id"))
+
+    # ------------------------------------------------------------------ the cycle
+
+    def run_once(self, *, kind: str = "scheduled", dry_run: bool = False) -> RunReport:
+        """One cycle; record-level problems are recorded, fatal ones raise after the run is
+        closed as failed."""
+        started = self.clock()
+        with self.store.write() as tx:
+            tx.close_interrupted_runs(started_before=started)
+            run_id = tx.start_run("dry_run" if dry_run else kind)
+        report = RunReport(run_id=run_id, kind=kind)
+        sf_before, hs_before = self.sf.calls.total("salesforce"), self.hs.calls.total("hubspot")
+        try:
+            schema = self.schema()
+            for _ in range(MAX_PASSES):
+                report.records_read += self._read(run_id)
+                worked = self._decide_and_write(run_id, schema, report, dry_run=dry_run)
+                if not worked or dry_run:
+                    break
+            report.status = "partial" if report.errors else "succeeded"
+        except FatalError as exc:
+            report.status, report.message = "failed", str(exc)
+            raise
+        finally:
+            report.sf_api_calls = self.sf.calls.total("salesforce") - sf_before
+            report.hs_api_calls = self.hs.calls.total("hubspot") - hs_before
+            with self.store.write(run_id=run_id) as tx:
+                self._flush_calls(tx)
+                tx.finish_run(
+                    run_id,
+                    status=report.status if report.status != "running" else "failed",
+                    message=report.message,
+                    records_read=report.records_read,
+                    records_written=report.records_written,
+                    sf_api_calls=report.sf_api_calls,
+                    hs_api_calls=report.hs_api_calls,
+                )
+        return report
+
+    # ------------------------------------------------------------------ reading
+
+    def _enabled(self) -> list[ObjectSync]:
+        order = {"company": 0, "contact": 1, "deal": 2}
+        return sorted((o for o in self.config.objects if o.enabled), key=lambda o: order[o.name])
+
+    def _read(self, run_id: int) -> int:
+        """Read every change since the cursors into the mirror; move the cursors with it."""
+        objects = self._enabled()
+        with self.store.read() as conn:
+            cursors = {
+                (system, obj): found
+                for system, obj in self._cursor_keys(objects)
+                if (found := _cursor(conn, system, obj)) is not None
+            }
+        sf_rows = self._read_salesforce(objects, cursors)
+        hs_rows = self._read_hubspot(objects, cursors)
+        records = [*sf_rows, *hs_rows]
+        now = self.clock()
+        with self.store.write(run_id=run_id) as tx:
+            mirror.upsert(tx.conn, records, now=now)
+            for (system, obj), stamp, last_id in _new_cursors(records):
+                tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
+            self._flush_calls(tx)
+            tx.add_run_counts(run_id, records_read=len(records))
+        return len(records)
+
+    def _cursor_keys(self, objects: Sequence[ObjectSync]) -> list[tuple[str, str]]:
+        keys = [("hubspot", o.hubspot_object) for o in objects]
+        keys += [("salesforce", t) for o in objects for t in o.targets]
+        return keys
+
+    def _read_salesforce(
+        self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], Cursor]
+    ) -> list[Record]:
+        queries: dict[str, str] = {}
+        for obj in objects:
+            for sf_object in obj.targets:
+                since, last_id = cursors.get(("salesforce", sf_object), (EPOCH, None))
+                fields = sorted(
+                    {
+                        *SF_BASE_FIELDS[sf_object],
+                        *(m.salesforce for m in obj.mappings_for(sf_object)),
+                        *(
+                            a.salesforce
+                            for a in obj.associations
+                            if a.salesforce != "AccountId"
+                            or sf_object in ("Contact", "Opportunity")
+                        ),
+                    }
+                )
+                queries[sf_object] = (
+                    f"SELECT {', '.join(fields)} FROM {sf_object} "
+                    f"WHERE {_soql_after(since, last_id)} ORDER BY SystemModstamp, Id"
+                )
+        rows = self.sf.query_many(queries, include_deleted=True)
+        return [_sf_record(name, row) for name, found in rows.items() for row in found]
+
+    def _read_hubspot(
+        self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], Cursor]
+    ) -> list[Record]:
+        records: list[Record] = []
+        for obj in objects:
+            since, last_id = cursors.get(("hubspot", obj.hubspot_object), (EPOCH, None))
+            props = sorted(
+                {*HS_BASE_PROPERTIES[obj.hubspot_object], *(m.hubspot for m in obj.fields)}
+                | _inclusion_properties(self.config, obj)
+            )
+            found = self.hs.search_modified_since(
+                obj.hubspot_object,
+                properties=props,
+                since_ms=int(since.timestamp() * 1000),
+                after_id=last_id,
+            )
+            records.extend(_hs_record(obj.hubspot_object, row) for row in found)
+        return records
+
+    # ------------------------------------------------------------------ deciding and writing
+
+    def _decide_and_write(
+        self, run_id: int, schema: SchemaInfo, report: RunReport, *, dry_run: bool
+    ) -> bool:
+        """Plan and execute every enabled object; True when any record was written."""
+        wrote = False
+        for obj in self._enabled():
+            snapshot, considered = self._snapshot(obj, schema)
+            if not considered:
+                continue
+            decided = plan(snapshot)
+            report.plans.append(decided)
+            if dry_run:
+                continue
+            written = self._execute(run_id, obj, decided, report)
+            with self.store.write(run_id=run_id) as tx:
+                for system, records in considered.items():
+                    mirror.mark_processed(tx.conn, system, records)
+            wrote = wrote or written > 0
+        return wrote
+
+    def _snapshot(
+        self, obj: ObjectSync, schema: SchemaInfo
+    ) -> tuple[Snapshot, dict[System, list[Record]]]:
+        with self.store.read() as conn:
+            dirty_hs = mirror.dirty(conn, System.HUBSPOT, [obj.hubspot_object])
+            dirty_sf = mirror.dirty(conn, System.SALESFORCE, list(obj.targets))
+            if not dirty_hs and not dirty_sf:
+                return _empty_snapshot(obj), {}
+            link_rows = conn.execute(
+                "SELECT hs_id, sf_object, sf_id FROM id_links WHERE object = ?", [obj.name]
+            ).fetchall()
+            links = tuple(Link(h, o, s) for h, o, s in link_rows)
+            by_hs = {link.hs_id: link for link in links}
+            by_sf = {link.sf_id: link for link in links}
+            keys = {r.key for r in (*dirty_hs, *dirty_sf) if r.key}
+            hs_ids = {r.id for r in dirty_hs} | {
+                by_sf[r.id].hs_id for r in dirty_sf if r.id in by_sf
+            }
+            sf_ids = {r.id for r in dirty_sf} | {
+                by_hs[r.id].sf_id for r in dirty_hs if r.id in by_hs
+            }
+            sf_ids |= {r.converted_contact for r in dirty_sf if r.converted_contact}
+            hs_records = mirror.by_ids(conn, System.HUBSPOT, hs_ids)
+            hs_records += mirror.by_keys(conn, System.HUBSPOT, [obj.hubspot_object], keys)
+            sf_records = mirror.by_ids(conn, System.SALESFORCE, sf_ids)
+            sf_records += mirror.by_keys(conn, System.SALESFORCE, list(obj.targets), keys)
+            pairs = [(h, by_hs[h].sf_id) for h in hs_ids if h in by_hs]
+            base_by_pair = synced_values_for(conn, obj.name, pairs)
+            account_links = dict(
+                conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = 'company'"
+                ).fetchall()
+            )
+        context = MappingContext.from_config(self.config, owners=schema.owners)
+        snapshot = Snapshot(
+            obj=obj,
+            dirty_hs=tuple(dirty_hs),
+            dirty_sf=tuple(dirty_sf),
+            hubspot={r.id: r for r in hs_records},
+            salesforce={r.id: r for r in sf_records},
+            links=links,
+            base={hs: values for (hs, _sf), values in base_by_pair.items()},
+            context=context,
+            sf_fields=schema.sf_fields,
+            included=self._included(obj, dirty_hs, schema) if obj.name == "contact" else None,
+            integration_user_id=schema.integration_user_id,
+            account_for_company=account_links,
+        )
+        return snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
+
+    def _included(
+        self, obj: ObjectSync, records: Iterable[Record], schema: SchemaInfo
+    ) -> frozenset[str]:
+        """The HubSpot contacts the inclusion list lets into Salesforce."""
+        props = schema.hs_properties.get(obj.hubspot_object, {})
+        return frozenset(
+            r.id
+            for r in records
+            if matches(self.config.inclusion, r.values, properties=props, record_id=r.id)
+        )
+
+    def _execute(self, run_id: int, obj: ObjectSync, decided: Plan, report: RunReport) -> int:
+        """Write the plan in batches; each batch commits its own audit rows. Returns records
+        written."""
+        with self.store.write(run_id=run_id) as tx:
+            tx.link_many(
+                LinkRow(obj.name, link.hs_id, link.sf_object, link.sf_id) for link in decided.links
+            )
+            tx.link_many(
+                LinkRow(obj.name, new.hs_id, new.sf_object, new.sf_id)
+                for _old, new in decided.relinks
+            )
+            tx.set_synced_values(
+                SyncedValue(obj.name, hs_id, sf_id, key, value)
+                for (hs_id, sf_id), values in decided.base_updates.items()
+                for key, value in values.items()
+            )
+            tx.record_errors(_error_row(r, obj) for r in decided.refusals)
+            tx.record_duplicates(
+                Duplicate.from_cluster(c, object=c.kept.object) for c in decided.clusters
+            )
+            tx.record_conflicts(_conflict_row(obj, c) for c in decided.conflicts)
+        report.errors += len(decided.refusals)
+        report.conflicts += len(decided.conflicts)
+        written = 0
+        for (sf_object, op), writes in _group(decided.writes_to(System.SALESFORCE)).items():
+            written += self._write_salesforce(run_id, obj, sf_object, op, writes, report)
+        for (_hs_object, op), writes in _group(decided.writes_to(System.HUBSPOT)).items():
+            written += self._write_hubspot(run_id, obj, op, writes, report)
+        return written
+
+    def _write_salesforce(
+        self,
+        run_id: int,
+        obj: ObjectSync,
+        sf_object: str,
+        op: str,
+        writes: list[Write],
+        report: RunReport,
+    ) -> int:
+        ext = "HubSpot_Contact_Id__c" if obj.name == "contact" else _ext_field(sf_object)
+        done = 0
+        for start in range(0, len(writes), 200):
+            chunk = writes[start : start + 200]
+            records = [
+                {**w.values, **({"Id": w.record_id} if op == "update" else {})} for w in chunk
+            ]
+            try:
+                outcomes = self.sf.save(
+                    sf_object, records, op=op, external_id_field=ext if op == "upsert" else None
+                )
+            except RecordError as exc:
+                outcomes = [_failed(i, exc) for i in range(len(chunk))]
+            done += self._commit_salesforce(run_id, obj, chunk, outcomes, report)
+        return done
+
+    def _commit_salesforce(
+        self,
+        run_id: int,
+        obj: ObjectSync,
+        chunk: list[Write],
+        outcomes: list[SaveOutcome],
+        report: RunReport,
+    ) -> int:
+        done: list[tuple[Write, str, str]] = []
+        failures = []
+        for write, outcome in zip(chunk, outcomes, strict=True):
+            sf_id = outcome.id or write.sf_id
+            if outcome.success and sf_id is not None:
+                done.append((write, write.hs_id or "", sf_id))
+            else:
+                failures.append(_sf_failure_row(write, outcome, obj))
+        with self.store.write(run_id=run_id) as tx:
+            tx.record_errors(failures)
+            self._record_successes(tx, obj, System.SALESFORCE, done)
+            self._flush_calls(tx)
+            tx.add_run_counts(run_id, records_written=len(done))
+        report.errors += len(failures)
+        report.records_written += len(done)
+        return len(done)
+
+    def _write_hubspot(
+        self, run_id: int, obj: ObjectSync, op: str, writes: list[Write], report: RunReport
+    ) -> int:
+        done = 0
+        for start in range(0, len(writes), 100):
+            chunk = writes[start : start + 100]
+            try:
+                if op == "create":
+                    outcomes = self.hs.batch_create(
+                        obj.hubspot_object, [{"properties": dict(w.values)} for w in chunk]
+                    )
+                else:
+                    outcomes = self.hs.batch_update(
+                        obj.hubspot_object,
+                        [{"id": w.record_id, "properties": dict(w.values)} for w in chunk],
+                    )
+            except RecordError as exc:
+                outcomes = [_hs_failed(i, exc) for i in range(start, start + len(chunk))]
+            done += self._commit_hubspot(run_id, obj, chunk, outcomes, report)
+        return done
+
+    def _commit_hubspot(
+        self,
+        run_id: int,
+        obj: ObjectSync,
+        chunk: list[Write],
+        outcomes: list[HsOutcome],
+        report: RunReport,
+    ) -> int:
+        done: list[tuple[Write, str, str]] = []
+        failures = []
+        existing: list[LinkRow] = []
+        for write, outcome in zip(chunk, outcomes, strict=True):
+            hs_id = outcome.id or write.hs_id
+            found = _EXISTING_ID.search(outcome.error.message if outcome.error else "")
+            if found and write.op == "create" and write.sf_id:
+                # It exists already (409): link to it, never copy; decide the pair next pass.
+                existing.append(LinkRow(obj.name, found.group(1), write.sf_object, write.sf_id))
+            elif outcome.success and hs_id is not None:
+                done.append((write, hs_id, write.sf_id or ""))
+            else:
+                failures.append(_hs_failure_row(write, outcome, obj))
+        with self.store.write(run_id=run_id) as tx:
+            tx.link_many(existing)
+            mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
+            tx.record_errors(failures)
+            self._record_successes(tx, obj, System.HUBSPOT, done)
+            self._flush_calls(tx)
+            tx.add_run_counts(run_id, records_written=len(done))
+        report.errors += len(failures)
+        report.records_written += len(done)
+        return len(done)
+
+    def _record_successes(
+        self,
+        tx: StoreWriter,
+        obj: ObjectSync,
+        system: System,
+        done: list[tuple[Write, str, str]],
+    ) -> None:
+        """Audit rows, new links, new bases and the mirror update for the records written."""
+        tx.link_many(
+            LinkRow(obj.name, hs_id, w.sf_object, sf_id)
+            for w, hs_id, sf_id in done
+            if w.op in ("create", "upsert")
+        )
+        tx.record_changes(
+            FieldChange(
+                object=obj.name,
+                direction=c.direction,
+                field=c.field,
+                old_value=c.old_value,
+                new_value=c.new_value,
+                hs_id=hs_id,
+                sf_id=sf_id,
+                reason=c.reason,
+                sf_object=w.sf_object,
+                source_field=c.source_field,
+            )
+            for w, hs_id, sf_id in done
+            for c in w.changes
+        )
+        tx.set_synced_values(
+            SyncedValue(obj.name, hs_id, sf_id, key, value)
+            for w, hs_id, sf_id in done
+            for key, value in w.new_base.items()
+        )
+        written = [
+            (sf_id if system is System.SALESFORCE else hs_id, dict(w.values))
+            for w, hs_id, sf_id in done
+        ]
+        tx.resolve_records(system=str(system), record_ids=[rid for rid, _ in written])
+        mirror.apply_written(tx.conn, system, written)
+
+    def _flush_calls(self, tx: StoreWriter) -> None:
+        calls = [*self.sf.calls.drain(), *self.hs.calls.drain()]
+        tx.record_api_usage(_usage_rows(calls))
+
+
+# ================================================================ helpers (pure)
+
+
+Cursor = tuple[datetime, str | None]
+
+
+def _cursor(conn: Any, system: str, obj: str) -> Cursor | None:
+    row = conn.execute(
+        "SELECT modstamp, last_id FROM sync_cursors WHERE system = ? AND object = ?",
+        [system, obj],
+    ).fetchone()
+    return (row[0].astimezone(UTC), row[1]) if row and row[0] else None
+
+
+def _new_cursors(records: Sequence[Record]) -> list[tuple[tuple[str, str], datetime, str]]:
+    """The newest (modstamp, id) read per system and object: where the next read starts."""
+    newest: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for r in records:
+        if r.modified_at is None:
+            continue
+        key = (str(r.system), r.object)
+        if key not in newest or (r.modified_at, r.id) > newest[key]:
+            newest[key] = (r.modified_at, r.id)
+    return [(key, stamp, rid) for key, (stamp, rid) in newest.items()]
+
+
+def _soql_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _soql_after(since: datetime, last_id: str | None) -> str:
+    """`SystemModstamp >= since` with the id tie-break: rows at `since` only above last_id."""
+    stamp = _soql_datetime(since)
+    if last_id is None:
+        return f"SystemModstamp >= {stamp}"
+    return (
+        f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {soql_quote(last_id)}))"
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    text = text.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def record_key(system: System, obj: str, values: Mapping[str, Any]) -> str | None:
+    """The match key: email for people, domain (else name) for companies, none for deals."""
+    if obj in ("Lead", "Contact"):
+        return normalize_email(values.get("Email"))
+    if obj == "contacts":
+        return normalize_email(values.get("email"))
+    if obj == "Account":
+        found = normalize_domain(values.get("Website"))
+        return found or _name_key(values.get("Name"))
+    if obj == "companies":
+        return normalize_domain(values.get("domain")) or _name_key(values.get("name"))
+    return None
+
+
+def _name_key(value: Any) -> str | None:
+    name = normalize_company_name(value)
+    return f"name:{name}" if name else None
+
+
+def _sf_record(sf_object: str, row: Mapping[str, Any]) -> Record:
+    values = {k: v for k, v in row.items() if k != "attributes"}
+    return Record(
+        system=System.SALESFORCE,
+        object=sf_object,
+        id=str(row["Id"]),
+        values=values,
+        key=record_key(System.SALESFORCE, sf_object, values),
+        modified_at=_parse_time(row.get("SystemModstamp")),
+        modified_by=row.get("LastModifiedById"),
+        created=str(row.get("CreatedDate") or ""),
+        deleted=bool(row.get("IsDeleted")),
+    )
+
+
+def _hs_record(hs_object: str, row: Mapping[str, Any]) -> Record:
+    props = dict(row.get("properties") or {})
+    stamp = props.get(last_modified_property(hs_object)) or row.get("updatedAt")
+    return Record(
+        system=System.HUBSPOT,
+        object=hs_object,
+        id=str(row["id"]),
+        values=props,
+        key=record_key(System.HUBSPOT, hs_object, props),
+        modified_at=_parse_time(stamp),
+        created=str(props.get("createdate") or row.get("createdAt") or ""),
+        deleted=bool(row.get("archived")),
+    )
+
+
+def _inclusion_properties(config: SyncConfig, obj: ObjectSync) -> set[str]:
+    if obj.name != "contact":
+        return set()
+    found: set[str] = set()
+
+    def walk(item: Any) -> None:
+        prop = getattr(item, "property", None)
+        if prop:
+            found.add(prop)
+        for child in (*getattr(item, "criteria", ()), *getattr(item, "groups", ())):
+            walk(child)
+
+    walk(config.inclusion)
+    return found
+
+
+def _empty_snapshot(obj: ObjectSync) -> Snapshot:
+    return Snapshot(
+        obj=obj,
+        dirty_hs=(),
+        dirty_sf=(),
+        hubspot={},
+        salesforce={},
+        links=(),
+        base={},
+        context=MappingContext(),
+    )
+
+
+def _group(writes: Iterable[Write]) -> dict[tuple[str, str], list[Write]]:
+    grouped: dict[tuple[str, str], list[Write]] = {}
+    for w in writes:
+        grouped.setdefault((w.object, w.op), []).append(w)
+    return grouped
+
+
+def _ext_field(sf_object: str) -> str | None:
+    from sync_engine.plan import EXTERNAL_ID_FIELDS
+
+    return EXTERNAL_ID_FIELDS.get(sf_object)
+
+
+def _failed(index: int, exc: RecordError) -> SaveOutcome:
+    from sync_engine.connectors.salesforce import RecordFailure
+
+    return SaveOutcome(
+        index=index,
+        id=None,
+        success=False,
+        errors=(RecordFailure(code=exc.code, message=str(exc)),),
+    )
+
+
+def _hs_failed(index: int, exc: RecordError) -> HsOutcome:
+    from sync_engine.connectors.hubspot import HsFailure
+
+    return HsOutcome(
+        index=index, id=None, success=False, error=HsFailure(category=exc.code, message=str(exc))
+    )
+
+
+def _error_row(refusal: Refusal, obj: ObjectSync) -> SyncError:
+    return SyncError(
+        system=str(refusal.system),
+        object=refusal.object,
+        category=refusal.category,
+        code=refusal.code,
+        message=refusal.message,
+        record_id=refusal.record_id or _payload_id(refusal.payload),
+        field=refusal.field,
+        value=refusal.value,
+        suggested_fix=refusal.fix,
+        hs_object=obj.hubspot_object,
+        payload=dict(refusal.payload or {}),
+    )
+
+
+def _payload_id(payload: Mapping[str, Any] | None) -> str | None:
+    if not payload:
+        return None
+    return payload.get("sf_id") or payload.get("hs_id")
+
+
+def _sf_failure_row(write: Write, outcome: SaveOutcome, obj: ObjectSync) -> SyncError:
+    failure = outcome.errors[0] if outcome.errors else None
+    code = failure.code if failure else "UNKNOWN"
+    fields = ", ".join(failure.fields) if failure and failure.fields else None
+    who = write.sf_id or f"the new {write.sf_object} for HubSpot {obj.hubspot_object} {write.hs_id}"
+    return SyncError(
+        system="salesforce",
+        object=write.sf_object,
+        category=classify(400, code).category,
+        code=code,
+        message=f"Salesforce refused {who}: {failure.message if failure else 'no reason given'}",
+        record_id=write.sf_id or write.hs_id,
+        field=fields,
+        value=write.values.get(failure.fields[0]) if failure and failure.fields else None,
+        suggested_fix=_fix_for(code, fields),
+        hs_object=obj.hubspot_object,
+        sf_object=write.sf_object,
+        payload={"hs_id": write.hs_id, "sf_id": write.sf_id, "values": dict(write.values)},
+    )
+
+
+def _hs_failure_row(write: Write, outcome: HsOutcome, obj: ObjectSync) -> SyncError:
+    error = outcome.error
+    code = (error.category if error else None) or "UNKNOWN"
+    who = (
+        write.hs_id
+        or f"the new {_singular(obj.hubspot_object)} for {write.sf_object} {write.sf_id}"
+    )
+    return SyncError(
+        system="hubspot",
+        object=obj.hubspot_object,
+        category=classify(400, code).category,
+        code=code,
+        message=f"HubSpot refused {who}: {error.message if error else 'no reason given'}",
+        record_id=write.hs_id or write.sf_id,
+        field=error.property if error else None,
+        suggested_fix=_fix_for(code, error.property if error else None),
+        hs_object=obj.hubspot_object,
+        sf_object=write.sf_object,
+        payload={"hs_id": write.hs_id, "sf_id": write.sf_id, "values": dict(write.values)},
+    )
+
+
+_FIXES = {
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": "add the value to the value map for {field}, "
+    "or add it to the Salesforce picklist",
+    "REQUIRED_FIELD_MISSING": "give the record a value for {field}",
+    "STRING_TOO_LONG": "shorten {field} in the source record",
+    "INVALID_EMAIL_ADDRESS": "correct the email address in the source record",
+    "DUPLICATES_DETECTED": "merge the duplicates in Salesforce, or link this record by hand",
+    "INVALID_FIELD_FOR_INSERT_UPDATE": "grant the integration user edit access to {field}, "
+    "or set the mapping's direction to salesforce_to_hubspot",
+    "INSUFFICIENT_ACCESS_OR_READONLY": "share the record with the integration user",
+    "INACTIVE_OWNER_OR_USER": "reassign the record to an active user",
+    "ENTITY_IS_DELETED": "the record was deleted in Salesforce; restore it or unlink it",
+    "VALIDATION_ERROR": "correct {field} in the source record, or extend the value map",
+    "CONFLICT": "a record with this email exists already; link them",
+}
+
+
+def _fix_for(code: str, field: str | None) -> str | None:
+    template = _FIXES.get(code)
+    return template.format(field=field or "the field") if template else None
+
+
+def _conflict_row(obj: ObjectSync, pc: Any) -> ConflictRow:
+    c = pc.conflict
+    return ConflictRow(
+        object=obj.name,
+        field=c.field,
+        base_value=c.base,
+        hs_value=c.hubspot,
+        sf_value=c.salesforce,
+        rule=str(c.rule),
+        winner=str(c.winner),
+        hs_id=pc.hs_id,
+        sf_id=pc.sf_id,
+        sf_object=pc.sf_object,
+        hs_changed_at=pc.hs_changed_at,
+        sf_changed_at=pc.sf_changed_at,
+    )
+
+
+def _usage_rows(calls: Sequence[ApiCall]) -> list[ApiUsage]:
+    """One row per system and endpoint, with the quota the last call reported."""
+    counts: Counter[tuple[str, str]] = Counter((c.system, c.endpoint) for c in calls)
+    latest: dict[tuple[str, str], ApiCall] = {}
+    for c in calls:
+        if c.used_today is not None:
+            latest[(c.system, c.endpoint)] = c
+    rows = []
+    for (system, endpoint), n in counts.items():
+        quota = latest.get((system, endpoint))
+        rows.append(
+            ApiUsage(
+                system=system,
+                endpoint=endpoint,
+                calls=n,
+                used_today=quota.used_today if quota else None,
+                daily_limit=quota.daily_limit if quota else None,
+            )
+        )
+    return rows

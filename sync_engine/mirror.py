@@ -1,0 +1,201 @@
+"""The engine's copy of both systems' records, in the audit store: a durable queue of changes.
+
+Reading and deciding are decoupled through it. A cycle first reads what changed since its cursors
+and upserts those rows here, marked dirty, in the same transaction that moves the cursors; the
+decisions then work off the dirty rows and the rows they need to compare with (partners, records
+sharing a match key), and mark each row processed in the transaction that records its writes. So a
+crash between the two loses nothing (the rows stay dirty), a budget-limited cycle leaves the rest
+for the next one, and matching by email or domain costs no API call. It is also what the
+dashboard's inclusion preview evaluates, without touching HubSpot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sync_engine.models import System
+from sync_engine.plan import Record
+
+_COLUMNS = (
+    "system",
+    "object",
+    "id",
+    "key",
+    "modified_at",
+    "modified_by",
+    "created",
+    "deleted",
+    "dirty",
+    "payload",
+    "read_at",
+)
+
+
+def _to_json(values: Any) -> str:
+    return json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: datetime) -> int:
+    """Store what was read, marking a row dirty when it changed since the last read."""
+    if not records:
+        return 0
+    latest = {(r.system, r.id): r for r in records}
+    frame = pa.table(
+        {
+            "system": [str(r.system) for r in latest.values()],
+            "object": [r.object for r in latest.values()],
+            "id": [r.id for r in latest.values()],
+            "key": [r.key for r in latest.values()],
+            "modified_at": pa.array(
+                [r.modified_at for r in latest.values()], type=pa.timestamp("us", tz="UTC")
+            ),
+            "modified_by": [r.modified_by for r in latest.values()],
+            "created": [r.created for r in latest.values()],
+            "deleted": [r.deleted for r in latest.values()],
+            "payload": [_to_json(dict(r.values)) for r in latest.values()],
+        }
+    )
+    conn.register("__mirror_batch", frame)
+    try:
+        conn.execute(
+            """
+            MERGE INTO records t USING __mirror_batch s
+            ON t.system = s.system AND t.id = s.id
+            WHEN MATCHED THEN UPDATE SET
+                object = s.object, key = s.key, modified_by = s.modified_by,
+                created = s.created, deleted = s.deleted, read_at = ?,
+                dirty = t.dirty OR t.modified_at IS DISTINCT FROM s.modified_at
+                    OR t.deleted IS DISTINCT FROM s.deleted,
+                payload = s.payload::JSON, modified_at = s.modified_at
+            WHEN NOT MATCHED THEN INSERT
+                (system, object, id, key, modified_at, modified_by, created, deleted, dirty,
+                 payload, read_at)
+            VALUES (s.system, s.object, s.id, s.key, s.modified_at, s.modified_by, s.created,
+                    s.deleted, true, s.payload::JSON, ?)
+            """,
+            [now, now],
+        )
+    finally:
+        conn.unregister("__mirror_batch")
+    return len(latest)
+
+
+def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) -> list[Record]:
+    rows = conn.execute(
+        "SELECT system, object, id, key, modified_at, modified_by, created, deleted, payload "
+        f"FROM records WHERE {where}",
+        list(params),
+    ).fetchall()
+    return [
+        Record(
+            system=System(system),
+            object=obj,
+            id=rid,
+            key=key,
+            modified_at=modified_at.astimezone(UTC) if modified_at else None,
+            modified_by=modified_by,
+            created=created or "",
+            deleted=bool(deleted),
+            values=json.loads(payload) if payload else {},
+        )
+        for system, obj, rid, key, modified_at, modified_by, created, deleted, payload in rows
+    ]
+
+
+def dirty(conn: duckdb.DuckDBPyConnection, system: System, objects: Sequence[str]) -> list[Record]:
+    """Rows read but not yet decided, oldest change first (ties by id)."""
+    return _rows(
+        conn,
+        "system = ? AND object IN (SELECT unnest(?)) AND dirty ORDER BY modified_at, id",
+        [str(system), list(objects)],
+    )
+
+
+def by_ids(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> list[Record]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    return _rows(conn, "system = ? AND id IN (SELECT unnest(?))", [str(system), wanted])
+
+
+def by_keys(
+    conn: duckdb.DuckDBPyConnection, system: System, objects: Sequence[str], keys: Iterable[str]
+) -> list[Record]:
+    wanted = sorted({k for k in keys if k})
+    if not wanted:
+        return []
+    return _rows(
+        conn,
+        "system = ? AND object IN (SELECT unnest(?)) AND key IN (SELECT unnest(?))",
+        [str(system), list(objects), wanted],
+    )
+
+
+def all_of(conn: duckdb.DuckDBPyConnection, system: System, objects: Sequence[str]) -> list[Record]:
+    return _rows(
+        conn,
+        "system = ? AND object IN (SELECT unnest(?)) AND NOT deleted",
+        [str(system), list(objects)],
+    )
+
+
+def mark_processed(
+    conn: duckdb.DuckDBPyConnection, system: System, records: Iterable[Record]
+) -> int:
+    """Clear the dirty flag of rows decided this cycle, unless a newer read changed them since."""
+    stamps = [(r.id, r.modified_at) for r in records]
+    if not stamps:
+        return 0
+    frame = pa.table(
+        {
+            "id": [i for i, _ in stamps],
+            "modified_at": pa.array([m for _, m in stamps], type=pa.timestamp("us", tz="UTC")),
+        }
+    )
+    conn.register("__mirror_done", frame)
+    try:
+        conn.execute(
+            "UPDATE records SET dirty = false FROM __mirror_done d "
+            "WHERE records.system = ? AND records.id = d.id "
+            "AND records.modified_at IS NOT DISTINCT FROM d.modified_at",
+            [str(system)],
+        )
+    finally:
+        conn.unregister("__mirror_done")
+    return len(stamps)
+
+
+def mark_dirty(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> None:
+    """Queue records for another decision (a retried error, a fixed value map)."""
+    wanted = sorted(set(ids))
+    if wanted:
+        conn.execute(
+            "UPDATE records SET dirty = true WHERE system = ? AND id IN (SELECT unnest(?))",
+            [str(system), wanted],
+        )
+
+
+def apply_written(
+    conn: duckdb.DuckDBPyConnection, system: System, written: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Fold values just written into the mirrored rows, so later decisions see them."""
+    if not written:
+        return
+    frame = pa.table(
+        {"id": [rid for rid, _ in written], "patch": [_to_json(v) for _, v in written]}
+    )
+    conn.register("__mirror_written", frame)
+    try:
+        conn.execute(
+            "UPDATE records SET payload = json_merge_patch(records.payload, w.patch::JSON) "
+            "FROM __mirror_written w WHERE records.system = ? AND records.id = w.id",
+            [str(system)],
+        )
+    finally:
+        conn.unregister("__mirror_written")

@@ -1,0 +1,704 @@
+"""One cycle's decisions for one object pair: from a snapshot of both sides to the writes.
+
+Pure: the engine fetches a `Snapshot` (the records that changed, their partners, candidates by
+match key, links, last-synced values, who qualifies) and gets back a `Plan` (records to create or
+update in each system, field by field, with reasons; links; conflicts; refusals; duplicates).
+A dry run is the same plan, printed instead of written.
+
+Rules the plan keeps:
+- a record is created only when nothing on the other side holds its match key (the duplicate rule
+  of `matching` picks one record of a cluster; the rest are reported, never copied);
+- a Salesforce change made by the integration user itself is not echoed back (a value equal to
+  the last synced one is no change either, whoever made it);
+- a converted Lead hands its link to its Contact; nothing is created for it;
+- a value the target would refuse (picklist, length, required, owner) is not sent: it becomes a
+  record-level error naming the value, the field and the fix, and the rest of the record goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync_engine.config import FieldMapping, ObjectSync
+from sync_engine.conflicts import Action, Conflict, FieldDecision, FieldValue, merge_record
+from sync_engine.mapping import (
+    MappingContext,
+    MappingIssue,
+    hubspot_to_salesforce,
+    salesforce_to_hubspot,
+)
+from sync_engine.matching import Candidate, Cluster, choose, clusters_of
+from sync_engine.models import FieldMeta, NoCompany, System
+
+EXTERNAL_ID_FIELDS = {
+    "Lead": "HubSpot_Contact_Id__c",
+    "Contact": "HubSpot_Contact_Id__c",
+    "Account": "HubSpot_Company_Id__c",
+    "Opportunity": "HubSpot_Deal_Id__c",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as last read from its system."""
+
+    system: System
+    object: str
+    id: str
+    values: Mapping[str, Any]
+    key: str | None = None
+    modified_at: datetime | None = None
+    modified_by: str | None = None
+    created: str = ""
+    deleted: bool = False
+
+    @property
+    def is_converted(self) -> bool:
+        return bool(self.values.get("IsConverted"))
+
+    @property
+    def converted_contact(self) -> str | None:
+        value = self.values.get("ConvertedContactId")
+        return str(value) if value else None
+
+    def candidate(self) -> Candidate:
+        return Candidate(
+            system=str(self.system),
+            object=self.object,
+            id=self.id,
+            key=self.key,
+            created=self.created,
+            is_converted=self.is_converted,
+            converted_to=self.converted_contact,
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    hs_id: str
+    sf_object: str
+    sf_id: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the plan may look at. hubspot/salesforce hold every record the plan might need
+    (changed ones, their linked partners, and every record sharing a changed record's key)."""
+
+    obj: ObjectSync
+    dirty_hs: tuple[Record, ...]
+    dirty_sf: tuple[Record, ...]
+    hubspot: Mapping[str, Record]
+    salesforce: Mapping[str, Record]
+    links: tuple[Link, ...]
+    base: Mapping[str, Mapping[str, str | None]]
+    context: MappingContext
+    sf_fields: Mapping[str, Mapping[str, FieldMeta]] = field(default_factory=dict)
+    included: frozenset[str] | None = None
+    integration_user_id: str | None = None
+    account_for_company: Mapping[str, str] = field(default_factory=dict)
+    company_of: Mapping[str, str] = field(default_factory=dict)
+    create_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field written (or to be written): the row `field_changes` gets once it succeeded."""
+
+    direction: str
+    field: str
+    source_field: str
+    old_value: Any
+    new_value: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class Write:
+    """One record to create or update in one system, with the link and base it leads to."""
+
+    system: System
+    op: str  # create | update | upsert
+    object: str
+    record_id: str | None
+    values: Mapping[str, Any]
+    changes: tuple[Change, ...]
+    hs_id: str | None
+    sf_object: str
+    sf_id: str | None
+    new_base: Mapping[str, str | None]
+    associate_company: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record-level problem found before any call: it becomes a `sync_errors` row."""
+
+    system: System
+    object: str
+    record_id: str | None
+    category: str
+    code: str
+    message: str
+    field: str | None = None
+    value: Any = None
+    fix: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PairConflict:
+    hs_id: str
+    sf_object: str
+    sf_id: str
+    conflict: Conflict
+    hs_changed_at: datetime | None
+    sf_changed_at: datetime | None
+
+
+@dataclass
+class Plan:
+    """Everything one cycle decided for one object pair."""
+
+    object: str
+    writes: list[Write] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    relinks: list[tuple[Link, Link]] = field(default_factory=list)
+    base_updates: dict[tuple[str, str], dict[str, str | None]] = field(default_factory=dict)
+    conflicts: list[PairConflict] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+
+    def writes_to(self, system: System) -> list[Write]:
+        return [w for w in self.writes if w.system is system]
+
+    @property
+    def field_change_count(self) -> int:
+        return sum(len(w.changes) for w in self.writes)
+
+
+# ================================================================ planning
+
+
+def plan(snapshot: Snapshot) -> Plan:
+    """Decide this cycle's writes for snapshot.obj."""
+    out = Plan(object=snapshot.obj.name)
+    links = _LinkIndex(snapshot.links)
+    _follow_conversions(snapshot, links, out)
+    pairs = _pairs(snapshot, links, out)
+    creates = 0
+    for hs_id, sf_id in pairs:
+        hs = snapshot.hubspot.get(hs_id) if hs_id else None
+        sf = snapshot.salesforce.get(sf_id) if sf_id else None
+        if hs is not None and sf is not None:
+            _plan_pair(snapshot, hs, sf, links, out)
+        elif hs is not None:
+            if snapshot.create_limit is not None and creates >= snapshot.create_limit:
+                out.deferred.append(hs.id)
+                continue
+            creates += _plan_create_in_salesforce(snapshot, hs, out)
+        elif sf is not None:
+            _plan_create_in_hubspot(snapshot, sf, out)
+    return out
+
+
+class _LinkIndex:
+    def __init__(self, links: tuple[Link, ...]) -> None:
+        self.by_hs = {link.hs_id: link for link in links}
+        self.by_sf = {link.sf_id: link for link in links}
+
+    def add(self, link: Link) -> None:
+        old = self.by_hs.get(link.hs_id)
+        if old is not None:
+            self.by_sf.pop(old.sf_id, None)
+        self.by_hs[link.hs_id] = link
+        self.by_sf[link.sf_id] = link
+
+
+def _follow_conversions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> None:
+    """A converted Lead's link moves to its new Contact (no new Lead, no new HubSpot contact)."""
+    for sf in snapshot.dirty_sf:
+        contact_id = sf.converted_contact
+        if not (sf.object == "Lead" and sf.is_converted and contact_id):
+            continue
+        old = links.by_sf.get(sf.id)
+        if old is None or contact_id in links.by_sf:
+            continue
+        new = Link(hs_id=old.hs_id, sf_object="Contact", sf_id=contact_id)
+        links.add(new)
+        out.relinks.append((old, new))
+
+
+def _pairs(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> list[tuple[str | None, str | None]]:
+    """The record pairs to decide: linked, newly matched by key, or alone (to be created)."""
+    pairs: dict[tuple[str | None, str | None], None] = {}
+    sf_clusters = _key_index(snapshot.salesforce.values())
+    hs_clusters = _key_index(snapshot.hubspot.values())
+    reported: set[str] = set()
+    for sf in snapshot.dirty_sf:
+        if sf.deleted or (sf.object == "Lead" and sf.is_converted):
+            continue
+        pair = _pair_for_sf(snapshot, sf, links, hs_clusters, sf_clusters, out, reported)
+        if pair is not None:
+            pairs[pair] = None
+    for hs in snapshot.dirty_hs:
+        if hs.deleted:
+            continue
+        pair = _pair_for_hs(snapshot, hs, links, sf_clusters, out, reported)
+        if pair is not None:
+            pairs[pair] = None
+    return list(pairs)
+
+
+def _key_index(records: Any) -> dict[str, list[Record]]:
+    index: dict[str, list[Record]] = {}
+    for record in records:
+        if record.key and not record.deleted:
+            index.setdefault(record.key, []).append(record)
+    return index
+
+
+def _pair_for_sf(
+    snapshot: Snapshot,
+    sf: Record,
+    links: _LinkIndex,
+    hs_index: dict[str, list[Record]],
+    sf_index: dict[str, list[Record]],
+    out: Plan,
+    reported: set[str],
+) -> tuple[str | None, str | None] | None:
+    link = links.by_sf.get(sf.id)
+    if link is not None:
+        return (link.hs_id, sf.id)
+    if not sf.key:
+        return None if snapshot.obj.name == "contact" else (None, sf.id)
+    cluster = [r for r in sf_index.get(sf.key, []) if not (r.object == "Lead" and r.is_converted)]
+    linked_sf = frozenset(links.by_sf)
+    if len(cluster) > 1:
+        _report_cluster(cluster, linked_sf, out, reported)
+        kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
+        if kept.id != sf.id:
+            return None  # another record of the cluster carries this person
+    partner = _free_partner(hs_index.get(sf.key, []), links.by_hs)
+    if partner is None:
+        if any(r.id in links.by_hs for r in hs_index.get(sf.key, [])):
+            return None  # the HubSpot record with this key is linked elsewhere: never copy
+        return (None, sf.id)
+    new = Link(hs_id=partner.id, sf_object=sf.object, sf_id=sf.id)
+    links.add(new)
+    out.links.append(new)
+    return (partner.id, sf.id)
+
+
+def _pair_for_hs(
+    snapshot: Snapshot,
+    hs: Record,
+    links: _LinkIndex,
+    sf_index: dict[str, list[Record]],
+    out: Plan,
+    reported: set[str],
+) -> tuple[str | None, str | None] | None:
+    link = links.by_hs.get(hs.id)
+    if link is not None:
+        return (hs.id, link.sf_id)
+    if snapshot.included is not None and hs.id not in snapshot.included:
+        return None
+    if not hs.key:
+        return None if snapshot.obj.name == "contact" else (hs.id, None)
+    cluster = [r for r in sf_index.get(hs.key, []) if not (r.object == "Lead" and r.is_converted)]
+    if not cluster:
+        return (hs.id, None)
+    linked_sf = frozenset(links.by_sf)
+    if len(cluster) > 1:
+        _report_cluster(cluster, linked_sf, out, reported)
+    kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
+    if kept.id in links.by_sf:
+        return None  # that Salesforce record belongs to another HubSpot record
+    new = Link(hs_id=hs.id, sf_object=kept.object, sf_id=kept.id)
+    links.add(new)
+    out.links.append(new)
+    return (hs.id, kept.id)
+
+
+def _free_partner(candidates: list[Record], linked: Mapping[str, Link]) -> Record | None:
+    free = [r for r in candidates if r.id not in linked]
+    if not free:
+        return None
+    kept, _ = choose([r.candidate() for r in free])
+    return next(r for r in free if r.id == kept.id)
+
+
+def _report_cluster(
+    cluster: list[Record], linked: frozenset[str], out: Plan, reported: set[str]
+) -> None:
+    found = clusters_of([r.candidate() for r in cluster], linked=linked)
+    for item in found:
+        if item.key not in reported:
+            reported.add(item.key)
+            out.clusters.append(item)
+
+
+# ================================================================ linked pairs
+
+
+def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, out: Plan) -> None:
+    obj = snapshot.obj
+    base = snapshot.base.get(hs.id, {})
+    echo = snapshot.integration_user_id is not None and sf.modified_by == (
+        snapshot.integration_user_id
+    )
+    hs_values = {
+        m.hubspot: FieldValue(hs.values.get(m.hubspot), hs.modified_at) for m in obj.fields
+    }
+    sf_values = {
+        m.salesforce: FieldValue(
+            _as_salesforce(m, base[m.key], snapshot.context)
+            if echo and base.get(m.key) is not None
+            else sf.values.get(m.salesforce),
+            sf.modified_at,
+        )
+        for m in obj.fields
+    }
+    merge = merge_record(base, hs_values, sf_values, obj, sf.object, context=snapshot.context)
+    pushing = snapshot.included is None or hs.id in snapshot.included
+    sf_decisions = [d for d in merge.decisions if d.action is Action.WRITE_SALESFORCE and pushing]
+    hs_decisions = [d for d in merge.decisions if d.action is Action.WRITE_HUBSPOT]
+    sf_decisions = _precheck(snapshot, sf, hs, sf_decisions, out)
+    new_base = {
+        d.field: d.new_base
+        for d in merge.decisions
+        if d.action is Action.NONE and d.new_base is not None and base.get(d.field) != d.new_base
+    }
+    for d in merge.decisions:
+        if d.issue is not None and d.action is Action.NONE:
+            out.refusals.append(_issue_refusal(snapshot, d.issue, hs, sf, d))
+    for c in merge.conflicts:
+        out.conflicts.append(
+            PairConflict(hs.id, sf.object, sf.id, c, hs.modified_at, sf.modified_at)
+        )
+    if sf_decisions:
+        out.writes.append(
+            _write(System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions)
+        )
+    if hs_decisions:
+        out.writes.append(
+            _write(System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions)
+        )
+    if new_base:
+        out.base_updates[(hs.id, sf.id)] = new_base
+
+
+def _as_salesforce(mapping: FieldMapping, canonical: str | None, context: MappingContext) -> Any:
+    """The last synced value as Salesforce holds it: what an echo of our own write looks like."""
+    from sync_engine.mapping import canonical_to_salesforce
+
+    converted = canonical_to_salesforce(mapping, canonical or None, context)
+    return converted.value if converted.ok else None
+
+
+def _precheck(
+    snapshot: Snapshot, sf: Record, hs: Record, decisions: list[FieldDecision], out: Plan
+) -> list[FieldDecision]:
+    """Drop the values Salesforce would refuse, each as a refusal naming value, field and fix."""
+    from sync_engine.mapping import precheck_salesforce
+
+    fields = snapshot.sf_fields.get(sf.object, {})
+    kept = []
+    for d in decisions:
+        meta = fields.get(d.salesforce_field)
+        problem = precheck_salesforce(meta, d.value) if meta else None
+        if problem is None:
+            kept.append(d)
+        else:
+            out.refusals.append(_issue_refusal(snapshot, problem, hs, sf, d))
+    return kept
+
+
+def _write(
+    system: System,
+    op: str,
+    obj: str,
+    record_id: str,
+    hs: Record,
+    sf: Record,
+    decisions: list[FieldDecision],
+) -> Write:
+    to_sf = system is System.SALESFORCE
+    target = sf if to_sf else hs
+    changes = tuple(
+        Change(
+            direction="hubspot_to_salesforce" if to_sf else "salesforce_to_hubspot",
+            field=d.salesforce_field if to_sf else d.hubspot_field,
+            source_field=d.hubspot_field if to_sf else d.salesforce_field,
+            old_value=target.values.get(d.salesforce_field if to_sf else d.hubspot_field),
+            new_value=d.value,
+            reason=d.reason,
+        )
+        for d in decisions
+    )
+    values = {c.field: c.new_value for c in changes}
+    return Write(
+        system=system,
+        op=op,
+        object=obj,
+        record_id=record_id,
+        values=values,
+        changes=changes,
+        hs_id=hs.id,
+        sf_object=sf.object,
+        sf_id=sf.id,
+        new_base={d.field: d.new_base for d in decisions},
+    )
+
+
+def _issue_refusal(
+    snapshot: Snapshot,
+    issue: MappingIssue,
+    hs: Record | None,
+    sf: Record | None,
+    decision: FieldDecision | None = None,
+) -> Refusal:
+    to_sf = decision is None or decision.action is not Action.WRITE_HUBSPOT
+    system = System.SALESFORCE if to_sf else System.HUBSPOT
+    record = (sf if to_sf else hs) or hs or sf
+    obj = (sf.object if sf else None) if to_sf else snapshot.obj.hubspot_object
+    source = hs if to_sf else sf
+    who = f"{source.object} {source.id}" if source else "the record"
+    target = f"{obj} {record.id}" if record is not None and obj else f"a new {obj or 'record'}"
+    return Refusal(
+        system=system,
+        object=obj or snapshot.obj.name,
+        record_id=record.id if record is not None and record.system is system else None,
+        category="property_value",
+        code="VALUE_REFUSED",
+        message=f"{issue.field} of {target} (from {who}): {issue.reason}",
+        field=issue.field,
+        value=issue.value,
+        fix=issue.fix,
+        payload={"hs_id": hs.id if hs else None, "sf_id": sf.id if sf else None},
+    )
+
+
+# ================================================================ creations
+
+
+def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int:
+    """A HubSpot record nobody in Salesforce holds: create it (upsert by our external id, so a
+    retry after a crash updates instead of creating twice). Returns 1 when a create is planned."""
+    obj = snapshot.obj
+    if not (obj.create_in_salesforce and obj.direction.to_salesforce):
+        return 0
+    sf_object, extra, refusal = _creation_target(snapshot, hs)
+    if refusal is not None:
+        out.refusals.append(refusal)
+        return 0
+    mapped = hubspot_to_salesforce(
+        hs.values,
+        obj,
+        sf_object,
+        context=snapshot.context,
+        sf_fields=snapshot.sf_fields.get(sf_object),
+    )
+    for issue in mapped.issues:
+        out.refusals.append(_creation_refusal(snapshot, issue, hs, sf_object))
+    values = {**dict(obj.salesforce_defaults), **mapped.non_blank(), **extra}
+    missing = _missing_required(snapshot.sf_fields.get(sf_object, {}), values)
+    if missing:
+        out.refusals.append(
+            Refusal(
+                system=System.SALESFORCE,
+                object=sf_object,
+                record_id=None,
+                category="property_value",
+                code="REQUIRED_FIELD_MISSING",
+                message=f"{obj.hubspot_object} {hs.id} cannot become a {sf_object}: "
+                f"required {', '.join(missing)} has no value",
+                field=missing[0],
+                fix=f"give the HubSpot record a value for the property mapped to {missing[0]}",
+                payload={"hs_id": hs.id},
+            )
+        )
+        return 0
+    ext = EXTERNAL_ID_FIELDS.get(sf_object)
+    if ext:
+        values[ext] = hs.id
+    changes = tuple(
+        Change("hubspot_to_salesforce", f, _source_of(obj, f, sf_object), None, v, "created")
+        for f, v in values.items()
+        if f != ext
+    )
+    out.writes.append(
+        Write(
+            system=System.SALESFORCE,
+            op="upsert" if ext else "create",
+            object=sf_object,
+            record_id=None,
+            values=values,
+            changes=changes,
+            hs_id=hs.id,
+            sf_object=sf_object,
+            sf_id=None,
+            new_base=_base_after_create(obj, sf_object, hs.values, snapshot),
+        )
+    )
+    return 1
+
+
+def _creation_target(snapshot: Snapshot, hs: Record) -> tuple[str, dict[str, Any], Refusal | None]:
+    """Which Salesforce object a new HubSpot record becomes, and the fields that choice adds."""
+    obj = snapshot.obj
+    if obj.name != "contact":
+        return obj.targets[0], {}, None
+    company = snapshot.company_of.get(hs.id)
+    account = snapshot.account_for_company.get(company) if company else None
+    if obj.create_as.value == "contact_when_account_exists":
+        if account:
+            return "Contact", {"AccountId": account}, None
+        if obj.no_company is NoCompany.FLAG:
+            return (
+                "Lead",
+                {},
+                Refusal(
+                    system=System.SALESFORCE,
+                    object="Contact",
+                    record_id=None,
+                    category="associations",
+                    code="NO_COMPANY",
+                    message=f"contact {hs.id} ({hs.key}) has no company linked to a Salesforce "
+                    "Account, so it cannot become a Contact",
+                    fix="associate the contact with a company that is synced to an Account, "
+                    'or set objects.contact.no_company = "create_lead"',
+                    payload={"hs_id": hs.id},
+                ),
+            )
+    extra: dict[str, Any] = {}
+    if not str(hs.values.get("company") or "").strip():
+        extra["Company"] = obj.placeholder_company
+    return "Lead", extra, None
+
+
+def _missing_required(fields: Mapping[str, FieldMeta], values: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        name
+        for name, meta in fields.items()
+        if meta.createable
+        and not meta.nillable
+        and meta.type != "boolean"
+        and name in _REQUIRED_ON_CREATE
+        and values.get(name) in (None, "")
+    )
+
+
+# Required fields the sync can supply; others (Status, OwnerId) Salesforce defaults itself.
+_REQUIRED_ON_CREATE = frozenset({"LastName", "Company", "Name", "StageName", "CloseDate"})
+
+
+def _creation_refusal(
+    snapshot: Snapshot, issue: MappingIssue, hs: Record, sf_object: str
+) -> Refusal:
+    return Refusal(
+        system=System.SALESFORCE,
+        object=sf_object,
+        record_id=None,
+        category="property_value",
+        code="VALUE_REFUSED",
+        message=f"{issue.field} of the new {sf_object} for {snapshot.obj.hubspot_object} "
+        f"{hs.id} ({hs.key}): {issue.reason}; the record is created without it",
+        field=issue.field,
+        value=issue.value,
+        fix=issue.fix,
+        payload={"hs_id": hs.id},
+    )
+
+
+def _source_of(obj: ObjectSync, target_field: str, sf_object: str) -> str:
+    for m in obj.mappings_for(sf_object):
+        if m.salesforce == target_field:
+            return m.hubspot
+    return ""
+
+
+def _base_after_create(
+    obj: ObjectSync, sf_object: str, hs_values: Mapping[str, Any], snapshot: Snapshot
+) -> dict[str, str | None]:
+    """After a create both sides hold the HubSpot values: they are the new base."""
+    from sync_engine.mapping import canonical_from_hubspot
+
+    base: dict[str, str | None] = {}
+    for m in obj.mappings_for(sf_object):
+        converted = canonical_from_hubspot(m, hs_values.get(m.hubspot), snapshot.context)
+        if converted.ok:
+            base[m.key] = converted.value if converted.value is not None else ""
+    return base
+
+
+def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
+    obj = snapshot.obj
+    if not (obj.create_in_hubspot and obj.direction.to_hubspot):
+        return
+    mapped = salesforce_to_hubspot(sf.values, obj, sf.object, context=snapshot.context)
+    for issue in mapped.issues:
+        out.refusals.append(
+            Refusal(
+                system=System.HUBSPOT,
+                object=obj.hubspot_object,
+                record_id=None,
+                category="property_value",
+                code="VALUE_REFUSED",
+                message=f"{issue.field} of the new HubSpot {_singular(obj.hubspot_object)} for "
+                f"{sf.object} {sf.id}: {issue.reason}; the record is created without it",
+                field=issue.field,
+                value=issue.value,
+                fix=issue.fix,
+                payload={"sf_id": sf.id, "sf_object": sf.object},
+            )
+        )
+    values = {**dict(obj.hubspot_defaults), **mapped.non_blank()}
+    changes = tuple(
+        Change("salesforce_to_hubspot", f, _sf_source_of(obj, f, sf.object), None, v, "created")
+        for f, v in values.items()
+    )
+    base: dict[str, str | None] = {}
+    from sync_engine.mapping import canonical_from_salesforce
+
+    for m in obj.mappings_for(sf.object):
+        converted = canonical_from_salesforce(m, sf.values.get(m.salesforce), snapshot.context)
+        if converted.ok:
+            base[m.key] = converted.value if converted.value is not None else ""
+    company = None
+    if sf.object in ("Contact", "Opportunity") and sf.values.get("AccountId"):
+        company = str(sf.values["AccountId"])
+    out.writes.append(
+        Write(
+            system=System.HUBSPOT,
+            op="create",
+            object=obj.hubspot_object,
+            record_id=None,
+            values=values,
+            changes=changes,
+            hs_id=None,
+            sf_object=sf.object,
+            sf_id=sf.id,
+            new_base=base,
+            associate_company=company,
+        )
+    )
+
+
+def _sf_source_of(obj: ObjectSync, hs_field: str, sf_object: str) -> str:
+    for m in obj.mappings_for(sf_object):
+        if m.hubspot == hs_field:
+            return m.salesforce
+    return ""
+
+
+def _singular(hs_object: str) -> str:
+    return {"companies": "company"}.get(hs_object, hs_object.removesuffix("s"))
+
+
+def mapping_for(obj: ObjectSync, key: str) -> FieldMapping | None:
+    return next((m for m in obj.fields if m.key == key), None)
