@@ -14,8 +14,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sync_engine.errors import FatalError, LeadBridgeError
+
+if TYPE_CHECKING:
+    from sync_engine.engine import SyncEngine
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -78,6 +82,97 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(args: argparse.Namespace) -> SyncEngine:
+    from sync_engine.runtime import build_engine, resolve_settings
+
+    return build_engine(resolve_settings())
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    """One cycle; record-level errors are reported in the summary, not as a failure."""
+    report = _engine(args).run_once(kind="scheduled")
+    print(report.summary())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Cycles until interrupted (Ctrl-C or SIGTERM ends the wait at once)."""
+    from sync_engine.scheduler import Scheduler
+
+    scheduler = Scheduler(_engine(args), fixed_interval=args.interval)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    try:
+        status = scheduler.run_forever(max_cycles=args.cycles)
+    except KeyboardInterrupt:
+        scheduler.stop()
+        return 0
+    for line in status.history[-5:]:
+        print(line)
+    if status.stopped_reason:
+        raise FatalError(status.stopped_reason)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The health summary from the audit store (no call to either system)."""
+    from sync_engine.queries import status_summary
+    from sync_engine.runtime import resolve_settings
+    from sync_engine.store import AuditStore
+
+    settings = resolve_settings()
+    summary = status_summary(AuditStore(settings.db_path))
+    for line in format_status(summary):
+        print(line)
+    return 0
+
+
+def format_status(summary: dict[str, Any]) -> list[str]:
+    run = summary.get("last_run")
+    engine = summary.get("engine") or {}
+    lines = [
+        "engine: "
+        + ("paused" if engine.get("paused") else "active")
+        + (f", last heartbeat {engine['heartbeat_at']}" if engine.get("heartbeat_at") else ""),
+    ]
+    if run:
+        lines.append(
+            f"last run {run['run_id']} ({run['kind']}) {run['status']} at {run['started_at']}: "
+            f"read {run['records_read']}, wrote {run['records_written']}, "
+            f"{run['error_count']} errors"
+        )
+    else:
+        lines.append("no run yet: start one with `python -m sync_engine once`")
+    errors = summary.get("open_errors") or {}
+    lines.append(
+        "open errors: " + (", ".join(f"{k} {v}" for k, v in errors.items()) if errors else "none")
+    )
+    for system, usage in (summary.get("api_usage_today") or {}).items():
+        quota = ""
+        if usage.get("daily_limit"):
+            quota = f" (org: {usage.get('used_today')} of {usage['daily_limit']} used today)"
+        lines.append(f"{system} API calls today by LeadBridge: {usage.get('calls', 0)}{quota}")
+    lines.append(f"linked records: {summary.get('links', 0)}")
+    lines.append(f"open duplicate clusters: {summary.get('open_duplicates', 0)}")
+    return lines
+
+
+def _positive(value: str) -> float:
+    seconds = _rate(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {seconds}")
+    return seconds
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sync_engine",
@@ -99,6 +194,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sb.add_argument("--data-dir", default="data/sandbox", help=argparse.SUPPRESS)
     sb.set_defaults(handler=cmd_sandbox)
+    once = sub.add_parser(
+        "once",
+        help="run one sync cycle",
+        description="Run one sync cycle. Exit 0 when the cycle ran (record errors included); "
+        "non-zero with a one-line reason on a fatal configuration or credential error.",
+    )
+    once.set_defaults(handler=cmd_once)
+    run = sub.add_parser(
+        "run",
+        help="sync continuously",
+        description="Run sync cycles until interrupted: every --interval seconds, or adaptive "
+        "(fast while changes flow, backing off to [schedule] interval_seconds when idle).",
+    )
+    run.add_argument(
+        "--interval", type=_positive, default=None, help="fixed seconds between cycles"
+    )
+    run.add_argument("--cycles", type=_count, default=None, help=argparse.SUPPRESS)
+    run.set_defaults(handler=cmd_run)
+    status = sub.add_parser(
+        "status", help="health summary", description="Print the health summary from DuckDB."
+    )
+    status.set_defaults(handler=cmd_status)
     return parser
 
 

@@ -238,7 +238,7 @@ class ObjectSync:
 class Schedule:
     """interval_seconds between sync cycles; associations are polled on their own interval."""
 
-    interval_seconds: int = 300
+    interval_seconds: int = 60
     association_interval_seconds: int = 900
 
 

@@ -157,14 +157,14 @@ class SyncEngine:
     def run_once(self, *, kind: str = "scheduled", dry_run: bool = False) -> RunReport:
         """One cycle; record-level problems are recorded, fatal ones raise after the run is
         closed as failed."""
+        sf_before, hs_before = self.sf.calls.total("salesforce"), self.hs.calls.total("hubspot")
+        schema = self.schema()  # bad config or credentials stop here, before anything is written
         started = self.clock()
         with self.store.write() as tx:
             tx.close_interrupted_runs(started_before=started)
             run_id = tx.start_run("dry_run" if dry_run else kind)
         report = RunReport(run_id=run_id, kind=kind)
-        sf_before, hs_before = self.sf.calls.total("salesforce"), self.hs.calls.total("hubspot")
         try:
-            schema = self.schema()
             for _ in range(MAX_PASSES):
                 report.records_read += self._read(run_id)
                 worked = self._decide_and_write(run_id, schema, report, dry_run=dry_run)

@@ -1,0 +1,74 @@
+"""Wiring: from settings (environment, secrets, sync.toml) to a ready SyncEngine.
+
+Kept apart from the engine so that the CLI, the dashboard and tests build engines the same way,
+and so that the engine itself only ever sees injected connectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from sync_engine.config import SyncConfig, load_config
+from sync_engine.connectors.hubspot import HubSpotConnector, make_hubspot_client
+from sync_engine.connectors.salesforce import SalesforceConnector, make_salesforce_client
+from sync_engine.connectors.usage import CallLog
+from sync_engine.engine import SyncEngine
+from sync_engine.errors import ConfigurationError
+from sync_engine.settings import Settings, load_settings
+from sync_engine.store import AuditStore
+
+SANDBOX_ENV = Path("data/sandbox/sandbox.env")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines (the sandbox's connection file); comments and blanks ignored."""
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            found[key.strip()] = value.strip()
+    return found
+
+
+def resolve_settings(
+    env: Mapping[str, str] | None = None, *, sandbox_env: Path = SANDBOX_ENV
+) -> Settings:
+    """Settings from the environment; with no credentials at all, those of a running sandbox
+    (its `sandbox.env`), so `python -m sync_engine once` works right after `... sandbox`."""
+    settings = load_settings(env)
+    if settings.has_credentials or not sandbox_env.exists():
+        return settings
+    merged = {**read_env_file(sandbox_env), **dict(env if env is not None else _environ())}
+    return load_settings(merged)
+
+
+def _environ() -> Mapping[str, str]:
+    import os
+
+    return os.environ
+
+
+def require_credentials(settings: Settings) -> None:
+    if not settings.has_credentials:
+        raise ConfigurationError(
+            "no credentials: set the SALESFORCE_* and HUBSPOT_* variables (see README), or "
+            "start the sandbox with `python -m sync_engine sandbox` first"
+        )
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    config: SyncConfig | None = None,
+    store: AuditStore | None = None,
+) -> SyncEngine:
+    """An engine over both systems; nothing is called until the first cycle."""
+    require_credentials(settings)
+    config = config if config is not None else load_config(settings.config_path)
+    calls = CallLog()
+    salesforce = SalesforceConnector(make_salesforce_client(settings.salesforce), calls=calls)
+    hubspot = HubSpotConnector(make_hubspot_client(settings.hubspot), calls=calls)
+    store = store if store is not None else AuditStore(settings.db_path, secrets=settings.secrets)
+    return SyncEngine(config, salesforce=salesforce, hubspot=hubspot, store=store)
