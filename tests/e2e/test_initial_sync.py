@@ -1,0 +1,122 @@
+"""The first sync of the default seed, and the quiet cycle after it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from sync_engine.inclusion import matches
+from sync_engine.matching import normalize_email
+
+pytestmark = pytest.mark.e2e
+
+
+def _links(engine, object_: str = "contact") -> dict[str, tuple[str, str]]:
+    with engine.store.read() as conn:
+        rows = conn.execute(
+            "SELECT hs_id, sf_object, sf_id FROM id_links WHERE object = ?", [object_]
+        ).fetchall()
+    return {hs: (obj, sf) for hs, obj, sf in rows}
+
+
+def _open_error_records(engine) -> set[str]:
+    with engine.store.read() as conn:
+        rows = conn.execute(
+            "SELECT record_id, payload->>'hs_id' FROM sync_errors WHERE status = 'open'"
+        ).fetchall()
+    return {value for row in rows for value in row if value}
+
+
+def test_qualifying_contacts_reach_salesforce_and_no_one_else_is_created(synced):
+    engine, pair = synced.engine, synced.pair
+    props = engine.schema().hs_properties["contacts"]
+    inclusion = engine.config.inclusion
+    contacts = pair.hs_contacts(*_criteria_properties(inclusion))
+    seeded = {c["id"] for c in synced.hs_before}
+    qualifying = {
+        c["id"]
+        for c in contacts
+        if c["id"] in seeded and matches(inclusion, c["properties"], properties=props)
+    }
+    assert 0 < len(qualifying) < len(seeded) / 2  # the MQL threshold admits a minority
+    links = _links(engine)
+    refused = _open_error_records(engine)
+    missing = qualifying - set(links) - refused
+    assert not missing, f"{len(missing)} qualifying contacts neither linked nor explained"
+
+    created = pair.soql(
+        "SELECT Id, HubSpot_Contact_Id__c FROM Lead WHERE HubSpot_Contact_Id__c != null"
+    )
+    created_for = {row["HubSpot_Contact_Id__c"] for row in created}
+    assert created_for  # new Leads were made for qualifying contacts
+    assert created_for <= qualifying  # and only for them
+    for row in created:  # each new Lead is linked to the contact that made it
+        assert links[row["HubSpot_Contact_Id__c"]] == ("Lead", row["Id"])
+
+
+def test_nobody_who_existed_is_created_again(synced):
+    pair = synced.pair
+    before = Counter(normalize_email(r["Email"]) for r in synced.sf_before if r["Email"])
+    after_rows = [
+        *pair.soql("SELECT Id, Email FROM Lead WHERE IsConverted = false"),
+        *pair.soql("SELECT Id, Email FROM Contact"),
+    ]
+    after = Counter(normalize_email(r["Email"]) for r in after_rows if r["Email"])
+    grown = {email: n for email, n in after.items() if n > max(before.get(email, 0), 1)}
+    assert not grown, f"persons duplicated in Salesforce: {list(grown)[:5]}"
+    hs_after = Counter(normalize_email(c["properties"].get("email")) for c in pair.hs_contacts())
+    assert all(n == 1 for email, n in hs_after.items() if email), "duplicate HubSpot contacts"
+
+
+def test_visible_salesforce_people_are_brought_into_hubspot(synced):
+    pair, engine = synced.pair, synced.engine
+    integration = pair.sandbox.salesforce.integration_token
+    visible = [
+        *pair.soql("SELECT Id, Email FROM Lead WHERE IsConverted = false", token=integration),
+        *pair.soql("SELECT Id, Email FROM Contact", token=integration),
+    ]
+    hubspot_emails = {normalize_email(c["properties"].get("email")) for c in pair.hs_contacts()}
+    missing = [
+        r
+        for r in visible
+        if normalize_email(r["Email"]) and normalize_email(r["Email"]) not in hubspot_emails
+    ]
+    refused = _open_error_records(engine)
+    unexplained = [r for r in missing if r["Id"] not in refused]
+    assert not unexplained, f"{len(unexplained)} visible people not in HubSpot: {unexplained[:3]}"
+    linked_sf = {sf for _obj, sf in _links(engine).values()}
+    with_email = [r for r in visible if normalize_email(r["Email"])]
+    assert sum(r["Id"] in linked_sf for r in with_email) >= 0.95 * len(with_email)
+
+
+def test_every_link_points_at_records_that_exist(synced):
+    pair, engine = synced.pair, synced.engine
+    links = _links(engine)
+    hs_ids = {c["id"] for c in pair.hs_contacts()}
+    assert set(links) <= hs_ids
+    sf_ids = {r["Id"] for obj in ("Lead", "Contact") for r in pair.soql(f"SELECT Id FROM {obj}")}
+    assert {sf for _obj, sf in links.values()} <= sf_ids
+
+
+def test_a_second_cycle_with_nothing_changed_writes_nothing_and_costs_a_handful_of_calls(synced):
+    pair, engine = synced.pair, synced.engine
+    engine.run_once()  # other tests share this pair: settle what they changed first
+    sf_before, hs_before = pair.stats("salesforce")["total"], pair.stats("hubspot")["total"]
+    report = engine.run_once()
+    sf_calls = pair.stats("salesforce")["total"] - sf_before
+    hs_calls = pair.stats("hubspot")["total"] - hs_before
+    assert report.records_written == 0
+    assert report.errors == 0
+    # One Composite request for every Salesforce object; one search per HubSpot object.
+    assert (sf_calls, hs_calls) == (1, 3)
+    assert (report.sf_api_calls, report.hs_api_calls) == (1, 3)
+
+
+def _criteria_properties(group) -> set[str]:
+    found = set()
+    for item in (*getattr(group, "criteria", ()), *getattr(group, "groups", ())):
+        if getattr(item, "property", None):
+            found.add(item.property)
+        found |= _criteria_properties(item)
+    return found
