@@ -1,0 +1,149 @@
+"""Edits made by people between cycles: each reaches the other side, by its field's rule."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _linked_leads(synced, *, token: str, limit: int = 200) -> list[tuple[str, dict]]:
+    """(hs_id, lead row) pairs of unconverted Leads the given person can see and edit."""
+    with synced.engine.store.read() as conn:
+        links = dict(
+            conn.execute(
+                "SELECT sf_id, hs_id FROM id_links WHERE object = 'contact' AND sf_object = 'Lead'"
+            ).fetchall()
+        )
+    rows = synced.pair.soql(
+        f"SELECT Id, Email, Phone, LeadSource, Title FROM Lead WHERE IsConverted = false "
+        f"ORDER BY Id LIMIT {limit}",
+        token=token,
+    )
+    return [(links[r["Id"]], r) for r in rows if r["Id"] in links]
+
+
+_used: set[str] = set()
+
+
+def _fresh_lead(synced, token: str) -> tuple[str, dict]:
+    """A linked Lead no other test in this session has touched."""
+    for hs_id, row in _linked_leads(synced, token=token):
+        if row["Id"] not in _used:
+            _used.add(row["Id"])
+            return hs_id, row
+    raise AssertionError("no untouched linked Lead left")
+
+
+def _changes(synced, hs_id: str) -> list[tuple]:
+    with synced.engine.store.read() as conn:
+        return conn.execute(
+            "SELECT direction, field, old_value, new_value, reason FROM field_changes "
+            'WHERE hs_id = ? ORDER BY "at"',
+            [hs_id],
+        ).fetchall()
+
+
+def test_a_reps_phone_edit_reaches_hubspot_and_stays(synced):
+    pair, engine = synced.pair, synced.engine
+    rep = pair.person("salesforce", "rep")
+    hs_id, lead = _fresh_lead(synced, rep["token"])
+    pair.sf(
+        "PATCH",
+        f"sobjects/Lead/{lead['Id']}",
+        json={"Phone": "+1 415 555 0199"},
+        token=rep["token"],
+    )
+
+    engine.run_once()
+    assert pair.hs_contact(hs_id, "phone")["properties"]["phone"] == "+1 415 555 0199"
+    change = [c for c in _changes(synced, hs_id) if c[1] == "phone"][-1]
+    assert change[0] == "salesforce_to_hubspot"
+    assert change[3] == "+1 415 555 0199"
+    assert change[4] == "salesforce_changed"
+
+    before = len(_changes(synced, hs_id))
+    engine.run_once()
+    assert pair.hs_contact(hs_id, "phone")["properties"]["phone"] == "+1 415 555 0199"
+    assert len(_changes(synced, hs_id)) == before  # not written back, not overwritten
+
+
+def test_a_marketing_lead_source_change_reaches_salesforce(synced):
+    pair, engine = synced.pair, synced.engine
+    admin = pair.person("salesforce", "admin")
+    hs_id, lead = _fresh_lead(synced, admin["token"])
+    target = "Trade Show" if lead["LeadSource"] != "Trade Show" else "Webinar"
+    marketer = pair.person("hubspot", "marketer")
+    pair.hs(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{hs_id}",
+        json={"properties": {"lead_source": target}},
+        token=marketer["token"],
+    )
+    engine.run_once()
+    (row,) = pair.soql(f"SELECT LeadSource, LastModifiedById FROM Lead WHERE Id = '{lead['Id']}'")
+    assert row["LeadSource"] == target
+    assert ("hubspot_to_salesforce", "LeadSource", target) in {
+        (c[0], c[1], c[3]) for c in _changes(synced, hs_id)
+    }
+
+
+def test_the_same_field_edited_on_both_sides_is_one_recorded_conflict(synced):
+    pair, engine = synced.pair, synced.engine
+    admin = pair.person("salesforce", "admin")
+    hs_id, lead = _fresh_lead(synced, admin["token"])
+    base = pair.hs_contact(hs_id, "phone")["properties"].get("phone")
+    pair.sf(
+        "PATCH",
+        f"sobjects/Lead/{lead['Id']}",
+        json={"Phone": "+1 212 555 0101"},
+        token=admin["token"],
+    )
+    pair.hs(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{hs_id}",
+        json={"properties": {"phone": "+1 646 555 0102"}},
+        token=pair.person("hubspot", "marketer")["token"],
+    )
+    engine.run_once()
+    with engine.store.read() as conn:
+        rows = conn.execute(
+            "SELECT field, base_value, hs_value, sf_value, rule, winner FROM conflicts "
+            "WHERE hs_id = ? AND run_id = (SELECT max(run_id) FROM conflicts WHERE hs_id = ?)",
+            [hs_id, hs_id],
+        ).fetchall()
+    assert len(rows) == 1
+    field, base_value, hs_value, sf_value, rule, winner = rows[0]
+    assert field == "phone"
+    assert base_value == (base or "")
+    assert (hs_value, sf_value) == ("+1 646 555 0102", "+1 212 555 0101")
+    assert (rule, winner) == ("prefer_salesforce_unless_blank", "salesforce")
+    # Salesforce won: both systems now hold its value.
+    assert pair.hs_contact(hs_id, "phone")["properties"]["phone"] == "+1 212 555 0101"
+    (row,) = pair.soql(f"SELECT Phone FROM Lead WHERE Id = '{lead['Id']}'")
+    assert row["Phone"] == "+1 212 555 0101"
+
+
+def test_a_converted_lead_relinks_to_its_contact_without_new_records(synced):
+    pair, engine = synced.pair, synced.engine
+    rep = pair.person("salesforce", "rep")
+    hs_id, lead = _fresh_lead(synced, rep["token"])
+    leads_before = len(pair.soql("SELECT Id FROM Lead"))
+    contacts_before = len(pair.hs_contacts())
+    converted = pair.admin(
+        "salesforce", "convert-lead", {"lead_id": lead["Id"], "as_user": rep["id"]}
+    )
+    contact_id = converted.get("contactId") or converted.get("ContactId")
+    assert contact_id
+
+    engine.run_once()
+    with engine.store.read() as conn:
+        link = conn.execute(
+            "SELECT sf_object, sf_id, previous_sf_id FROM id_links WHERE object = 'contact' "
+            "AND hs_id = ?",
+            [hs_id],
+        ).fetchone()
+    assert link == ("Contact", contact_id, lead["Id"])
+    assert len(pair.soql("SELECT Id FROM Lead")) == leads_before  # no new Lead
+    assert len(pair.hs_contacts()) == contacts_before  # no new HubSpot contact
+    assert pair.hs_contact(hs_id)["properties"]["email"].lower() == lead["Email"].lower()
