@@ -17,9 +17,10 @@ Nothing is held open across a wait: every store transaction is one batch.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,13 +29,20 @@ from sync_engine.config import ObjectSync, SyncConfig, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
 from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
 from sync_engine.connectors.usage import ApiCall
-from sync_engine.errors import ConfigurationError, FatalError, RecordError, classify
+from sync_engine.errors import (
+    ConfigurationError,
+    FatalError,
+    RecordError,
+    RetriableError,
+    classify,
+)
 from sync_engine.inclusion import matches
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
 from sync_engine.models import FieldMeta, PropertyMeta, System
 from sync_engine.plan import Link, Plan, Record, Refusal, Snapshot, Write, _singular, plan
 from sync_engine.queries import synced_values_for
+from sync_engine.retry import backoff
 from sync_engine.store import (
     ApiUsage,
     AuditStore,
@@ -99,6 +107,7 @@ class RunReport:
     hs_api_calls: int = 0
     plans: list[Plan] = field(default_factory=list)
     message: str | None = None
+    retry_later: set[str] = field(default_factory=set)
 
     def summary(self) -> str:
         return (
@@ -126,6 +135,31 @@ class SyncEngine:
         self.store = store
         self.clock = clock
         self._schema: SchemaInfo | None = None
+        self._retries: list[SyncError] = []
+        for connector in (salesforce, hubspot):
+            if connector.on_retry is None:
+                connector.on_retry = self._retry_noter(connector.system)
+
+    def _retry_noter(self, system: str) -> Callable[[RetriableError, int, float], None]:
+        """Each retried call becomes a `transient` error row (attempts counted, then resolved):
+        RevOps see how flaky each system was without any record being lost."""
+
+        def note(exc: RetriableError, attempt: int, wait: float) -> None:
+            self._retries.append(
+                SyncError(
+                    system=system,
+                    object="api",
+                    category="api_limit"
+                    if "429" in str(exc) or "LIMIT" in exc.code
+                    else "transient",
+                    code=exc.code or "TRANSIENT",
+                    message=f"{exc} (attempt {attempt}, retried after {wait:.1f} s)",
+                    status="resolved",
+                    suggested_fix="none needed: the call was retried",
+                )
+            )
+
+        return note
 
     # ------------------------------------------------------------------ schema
 
@@ -285,7 +319,8 @@ class SyncEngine:
             written = self._execute(run_id, obj, decided, report)
             with self.store.write(run_id=run_id) as tx:
                 for system, records in considered.items():
-                    mirror.mark_processed(tx.conn, system, records)
+                    done = [r for r in records if r.id not in report.retry_later]
+                    mirror.mark_processed(tx.conn, system, done)
             wrote = wrote or written > 0
         return wrote
 
@@ -397,13 +432,35 @@ class SyncEngine:
                 {**w.values, **({"Id": w.record_id} if op == "update" else {})} for w in chunk
             ]
             try:
-                outcomes = self.sf.save(
-                    sf_object, records, op=op, external_id_field=ext if op == "upsert" else None
-                )
+                outcomes = self._save(sf_object, records, op=op, ext=ext)
             except RecordError as exc:
                 outcomes = [_failed(i, exc) for i in range(len(chunk))]
             done += self._commit_salesforce(run_id, obj, chunk, outcomes, report)
         return done
+
+    def _save(
+        self, sf_object: str, records: list[dict[str, Any]], *, op: str, ext: str | None
+    ) -> list[SaveOutcome]:
+        """A collection write whose records refused for a transient reason (a locked row) are
+        written again, alone, with backoff; the rest of the batch is never re-sent."""
+        outcomes = self.sf.save(
+            sf_object, records, op=op, external_id_field=ext if op == "upsert" else None
+        )
+        policy = self.sf.retry
+        for attempt in range(1, policy.attempts):
+            again = [o.index for o in outcomes if not o.success and _transient(o)]
+            if not again:
+                break
+            time.sleep(backoff(policy, attempt, retry_after=None, rand=0.5))
+            retried = self.sf.save(
+                sf_object,
+                [records[i] for i in again],
+                op=op,
+                external_id_field=ext if op == "upsert" else None,
+            )
+            for index, outcome in zip(again, retried, strict=True):
+                outcomes[index] = replace(outcome, index=index)
+        return outcomes
 
     def _commit_salesforce(
         self,
@@ -421,6 +478,8 @@ class SyncEngine:
                 done.append((write, write.hs_id or "", sf_id))
             else:
                 failures.append(_sf_failure_row(write, outcome, obj))
+                if _transient(outcome):  # decide it again next cycle
+                    report.retry_later.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.SALESFORCE, done)
@@ -527,6 +586,8 @@ class SyncEngine:
     def _flush_calls(self, tx: StoreWriter) -> None:
         calls = [*self.sf.calls.drain(), *self.hs.calls.drain()]
         tx.record_api_usage(_usage_rows(calls))
+        retries, self._retries = self._retries, []
+        tx.record_errors(retries)
 
 
 # ================================================================ helpers (pure)
@@ -686,6 +747,11 @@ def _failed(index: int, exc: RecordError) -> SaveOutcome:
         success=False,
         errors=(RecordFailure(code=exc.code, message=str(exc)),),
     )
+
+
+def _transient(outcome: SaveOutcome) -> bool:
+    """A per-record refusal that may pass on a second try (UNABLE_TO_LOCK_ROW and the like)."""
+    return any(issubclass(classify(400, e.code).kind, RetriableError) for e in outcome.errors)
 
 
 def _hs_failed(index: int, exc: RecordError) -> HsOutcome:

@@ -452,3 +452,136 @@ def _one_dict(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any] | Non
 def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> int:
     row = conn.execute(sql).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+# --------------------------------------------------------------------------------------------
+# For the dashboard's health page: throughput, latency and activity over time
+
+
+_SOURCE_OF_CHANGE = (
+    "CASE fc.direction WHEN 'hubspot_to_salesforce' THEN 'hubspot' ELSE 'salesforce' END"
+)
+_SOURCE_ID_OF_CHANGE = (
+    "CASE fc.direction WHEN 'hubspot_to_salesforce' THEN fc.hs_id ELSE fc.sf_id END"
+)
+
+
+def sync_throughput(store: AuditStore, *, since: datetime) -> dict[str, Any]:
+    """Records written to the other side since a moment, per direction, and in all; latency
+    (seconds from the edit in the source system to the write on the other side) as median and
+    95th percentile.
+
+    Latency is measured per record write: `field_changes.at` minus the source record's
+    `modified_at` in the mirror. Edits made before the first run (the backlog an initial sync
+    carries over) and writes whose source was edited again since (the mirror keeps the newest
+    stamp only) are left out: they say nothing about how fast the sync follows an edit."""
+    with store.read() as conn:
+        per_direction = dict(
+            conn.execute(
+                "SELECT direction, count(DISTINCT (hs_id, sf_id)) FROM field_changes "
+                'WHERE "at" >= ? GROUP BY direction',
+                [since],
+            ).fetchall()
+        )
+        total = _scalar_params(
+            conn,
+            'SELECT count(DISTINCT (hs_id, sf_id)) FROM field_changes WHERE "at" >= ?',
+            [since],
+        )
+        row = conn.execute(
+            "WITH t0 AS (SELECT min(started_at) AS t0 FROM sync_runs), "
+            'w AS (SELECT DISTINCT fc.run_id, fc.direction, fc.hs_id, fc.sf_id, fc."at", '
+            f"{_SOURCE_OF_CHANGE} AS src_system, {_SOURCE_ID_OF_CHANGE} AS src_id "
+            'FROM field_changes fc WHERE fc."at" >= ?) '
+            'SELECT quantile_cont(epoch(w."at") - epoch(r.modified_at), 0.5), '
+            'quantile_cont(epoch(w."at") - epoch(r.modified_at), 0.95), count(*) '
+            "FROM w JOIN records r ON r.system = w.src_system AND r.id = w.src_id "
+            'WHERE r.modified_at <= w."at" AND r.modified_at >= (SELECT t0 FROM t0)',
+            [since],
+        ).fetchone()
+    median, p95, measured = row if row else (None, None, 0)
+    return {
+        "records": total,
+        "by_direction": {str(k): int(v) for k, v in per_direction.items()},
+        "latency_median_s": float(median) if median is not None else None,
+        "latency_p95_s": float(p95) if p95 is not None else None,
+        "latency_samples": int(measured or 0),
+    }
+
+
+def changes_over_time(
+    store: AuditStore, *, since: datetime | None = None, bucket: str = "hour"
+) -> pd.DataFrame:
+    """Field changes written per time bucket and direction."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
+    where, params = _where({}, since=('"at"', since))
+    sql = (
+        'SELECT date_trunc(?, "at") AS bucket, direction, count(*)::BIGINT AS changes '
+        f"FROM field_changes{where} GROUP BY ALL ORDER BY bucket, direction"
+    )
+    return _frame(store, sql, [bucket, *params])
+
+
+def errors_over_time(
+    store: AuditStore, *, since: datetime | None = None, bucket: str = "hour"
+) -> pd.DataFrame:
+    """Errors first seen per time bucket and category."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
+    where, params = _where({}, since=("first_seen", since))
+    sql = (
+        "SELECT date_trunc(?, first_seen) AS bucket, category, count(*)::BIGINT AS errors "
+        f"FROM sync_errors{where} GROUP BY ALL ORDER BY bucket, category"
+    )
+    return _frame(store, sql, [bucket, *params])
+
+
+def error_counts(store: AuditStore) -> pd.DataFrame:
+    """Errors per category and status (the errors page's filter counts)."""
+    return _frame(
+        store,
+        "SELECT category, status, count(*)::BIGINT AS errors FROM sync_errors "
+        "GROUP BY ALL ORDER BY category, status",
+    )
+
+
+def audit_frame(
+    store: AuditStore, *, action: Filter = None, since: datetime | None = None, limit: int = 200
+) -> pd.DataFrame:
+    """Who did what from the dashboard (fixes, pauses, config changes), newest first."""
+    where, params = _where({"action": action}, since=('"at"', since))
+    sql = f'SELECT * FROM audit_log{where} ORDER BY "at" DESC, audit_id DESC LIMIT ?'
+    return _frame(store, sql, [*params, limit])
+
+
+def error_by_id(store: AuditStore, error_id: int) -> dict[str, Any] | None:
+    """One sync error with its payload decoded (the errors page's fix panel)."""
+    import json
+
+    with store.read() as conn:
+        cur = conn.execute("SELECT * FROM sync_errors WHERE error_id = ?", [error_id])
+        row = cur.fetchone()
+        if row is None:
+            return None
+        found = dict(zip([d[0] for d in cur.description], row, strict=True))
+    payload = found.get("payload")
+    found["payload"] = json.loads(payload) if isinstance(payload, str) and payload else {}
+    return found
+
+
+def mirror_version(store: AuditStore, *, system: str, object: str) -> tuple[Any, ...]:
+    """A cheap fingerprint of the mirror's rows of one object: the preview's frame is rebuilt
+    only when it changes."""
+    with store.read() as conn:
+        row = conn.execute(
+            "SELECT count(*), max(read_at), max(modified_at) FROM records "
+            "WHERE system = ? AND object = ?",
+            [system, object],
+        ).fetchone()
+    return tuple(str(v) for v in row) if row else ()
+
+
+def _scalar_params(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> int:
+    row = conn.execute(sql, list(params)).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

@@ -155,7 +155,7 @@ class HubSpotConnector:
         self.calls = calls if calls is not None else CallLog()
         self.retry = retry
         self._sleep = sleep
-        self._on_retry = on_retry
+        self.on_retry = on_retry
         self._timeout = timeout
         self.search_interval = 1 / search_per_second
         self._next_search = 0.0
@@ -222,7 +222,7 @@ class HubSpotConnector:
             lambda: self._once(endpoint, expect, fn, *a, **kw),
             policy=self.retry,
             sleep=self._sleep,
-            on_retry=self._on_retry,
+            on_retry=self.on_retry,
         )
 
     # -- metadata

@@ -176,14 +176,16 @@ class SalesforceConnector:
         self.calls = calls if calls is not None else CallLog()
         self.retry = retry
         self._sleep = sleep
-        self._on_retry = on_retry
+        self.on_retry = on_retry
         client.session.hooks.setdefault("response", []).append(self._record_call)
 
     # -- plumbing
 
     def _record_call(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
-        used, limit = salesforce_quota(response.headers)
         request = response.request
+        if "/services/data/" not in (request.url or ""):
+            return  # OAuth endpoints (userinfo, token) are not API calls against the limit
+        used, limit = salesforce_quota(response.headers)
         self.calls.add(
             ApiCall(
                 system=self.system,
@@ -208,7 +210,7 @@ class SalesforceConnector:
 
     def _call(self, fn: Callable[[], T]) -> T:
         return call_with_retry(
-            lambda: self._once(fn), policy=self.retry, sleep=self._sleep, on_retry=self._on_retry
+            lambda: self._once(fn), policy=self.retry, sleep=self._sleep, on_retry=self.on_retry
         )
 
     def restful(self, path: str, *, method: str = "GET", body: Any = None, **params: Any) -> Any:

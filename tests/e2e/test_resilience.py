@@ -1,0 +1,119 @@
+"""A killed engine and a flaky network both end in the same state as a clean run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.e2e.conftest import ROOT, Pair, start_pair
+
+pytestmark = pytest.mark.e2e
+
+SEED, CONTACTS = 7, 500
+
+
+def fingerprint(pair: Pair) -> dict[str, object]:
+    """Both systems' people and companies by their natural keys (ids differ between runs)."""
+    leads = pair.soql(
+        "SELECT Email, FirstName, LastName, Phone, LeadSource, Status, Company FROM Lead "
+        "WHERE IsConverted = false"
+    )
+    contacts = pair.soql("SELECT Email, FirstName, LastName, Phone, LeadSource FROM Contact")
+    people = pair.hs_contacts("firstname", "lastname", "phone", "lead_source", "hs_lead_status")
+    companies = pair.hs("POST", "/crm/v3/objects/companies/search", json={"limit": 1})["total"]
+
+    def rows(records, keys):
+        return sorted(tuple(str(r.get(k) or "").strip().lower() for k in keys) for r in records)
+
+    return {
+        "leads": rows(leads, ("Email", "FirstName", "LastName", "Phone", "LeadSource", "Status")),
+        "contacts": rows(contacts, ("Email", "FirstName", "LastName", "Phone", "LeadSource")),
+        "hubspot": rows(
+            [c["properties"] for c in people],
+            ("email", "firstname", "lastname", "phone", "lead_source", "hs_lead_status"),
+        ),
+        "accounts": len(pair.soql("SELECT Id FROM Account")),
+        "companies": companies,
+    }
+
+
+def converge(engine, *, cycles: int = 6) -> None:
+    """Run cycles until one reads nothing new and writes nothing."""
+    for _ in range(cycles):
+        report = engine.run_once()
+        if report.records_written == 0 and report.records_read == 0:
+            return
+    raise AssertionError(f"no quiet cycle after {cycles}: {report.summary()}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, object]:
+    """The end state of an undisturbed sync of the small seed."""
+    pair = start_pair(tmp_path_factory.mktemp("reference"), seed=SEED, contacts=CONTACTS)
+    try:
+        converge(pair.engine())
+        return fingerprint(pair)
+    finally:
+        pair.sandbox.stop()
+
+
+def _no_duplicates(state: dict[str, object]) -> None:
+    for name in ("leads", "contacts", "hubspot"):
+        emails = [row[0] for row in state[name] if row[0]]
+        assert len(emails) == len(set(emails)) or name == "contacts", f"duplicated {name}"
+
+
+def test_killing_the_engine_mid_run_loses_and_duplicates_nothing(small_pair, reference, tmp_path):
+    env = {**os.environ, **small_pair.settings_env(), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync_engine", "once"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:  # kill once writes have begun
+        writes = small_pair.stats("salesforce")["by_endpoint"]
+        if any(k.startswith(("POST /composite/sobjects", "PATCH /composite")) for k in writes):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the engine finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    converge(small_pair.engine())
+    state = fingerprint(small_pair)
+    _no_duplicates(state)
+    assert state == reference
+
+
+def test_with_faults_at_one_in_five_the_sync_converges_to_the_same_state(small_pair, reference):
+    for system in ("salesforce", "hubspot"):
+        small_pair.admin(system, "faults", {"rate": 0.2, "seed": 11})
+    engine = small_pair.engine()
+    for _ in range(6):
+        report = engine.run_once()
+        if report.records_written == 0 and report.records_read == 0:
+            break
+    for system in ("salesforce", "hubspot"):
+        small_pair.admin(system, "faults", {"rate": 0})
+    converge(engine)
+    with engine.store.read() as conn:
+        retried = dict(
+            conn.execute(
+                "SELECT system, sum(attempts) FROM sync_errors WHERE category = 'transient' "
+                "GROUP BY system"
+            ).fetchall()
+        )
+    state = fingerprint(small_pair)
+    _no_duplicates(state)
+    assert state == reference
+    # The faults happened, were retried with backoff, and were logged as transient.
+    assert retried.get("salesforce", 0) > 0
+    assert retried.get("hubspot", 0) > 0
