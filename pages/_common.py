@@ -1,0 +1,151 @@
+"""What every page shares: the process's runtime (engine, store), the acting user, cached reads.
+
+Not a page (st.navigation lists pages explicitly). Cached readers take the database path and
+every filter as arguments, so two stores or two filters never share a cache entry; their ttl is
+short because the engine writes continuously.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from sync_engine import queries, ui_state
+from sync_engine.embedded import Runtime, start_runtime
+from sync_engine.store import AuditStore
+
+FRESH_S = 5  # seconds a cached read may be old on the health page
+SLOW_S = 30  # for reads that change little (schema, config-derived tables)
+
+
+@st.cache_resource(show_spinner="Starting LeadBridge…", on_release=lambda rt: rt.stop())
+def runtime() -> Runtime:
+    """One per process: survives reruns, sessions and closed tabs (the engine keeps running)."""
+    return start_runtime()
+
+
+def store() -> AuditStore:
+    return runtime().store
+
+
+def db() -> str:
+    """The audit store's path, the first argument of every cached read."""
+    return str(runtime().store.path)
+
+
+def actor() -> str:
+    """Who is acting: the logged-in user's name when auth is configured, else "admin"."""
+    try:
+        if st.user.is_logged_in:
+            return str(st.user.get("name") or st.user.get("email") or ui_state.DEFAULT_ACTOR)
+    except (AttributeError, KeyError):  # no auth configured
+        pass
+    return str(st.session_state.get(ui_state.ACTOR, ui_state.DEFAULT_ACTOR))
+
+
+def flash(message: str) -> None:
+    """Show message once, after the rerun a write triggers."""
+    st.session_state[ui_state.FLASH] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(ui_state.FLASH, None)
+    if message:
+        st.success(message)
+
+
+def first_sync_note(db_path: str) -> bool:
+    """Say so while the first sync is still running; True when no run has finished yet."""
+    runs = cached_runs(db_path, None)
+    finished = runs[runs["status"] != "running"] if not runs.empty else runs
+    if finished.empty:
+        if runs.empty:
+            st.info("Waiting for the first sync to start: the engine is getting ready.")
+        else:
+            st.info(
+                "First sync in progress: it reads both systems in full (about half a minute on "
+                "the sandbox). Figures appear as each batch commits; this page refreshes itself."
+            )
+        return True
+    return False
+
+
+def store_at(db_path: str) -> AuditStore:
+    return AuditStore(Path(db_path))
+
+
+# ------------------------------------------------------------------------------ cached reads
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_status(db_path: str) -> dict[str, Any]:
+    return queries.status_summary(store_at(db_path))
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_runs(db_path: str, since: datetime | None, limit: int = 500) -> pd.DataFrame:
+    return queries.runs_frame(store_at(db_path), since=since, limit=limit)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_throughput(db_path: str, since: datetime) -> dict[str, Any]:
+    return queries.sync_throughput(store_at(db_path), since=since)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_changes_over_time(db_path: str, since: datetime | None, bucket: str) -> pd.DataFrame:
+    return queries.changes_over_time(store_at(db_path), since=since, bucket=bucket)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_errors_over_time(db_path: str, since: datetime | None, bucket: str) -> pd.DataFrame:
+    return queries.errors_over_time(store_at(db_path), since=since, bucket=bucket)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_api_usage(db_path: str, since: datetime | None, bucket: str) -> pd.DataFrame:
+    return queries.api_usage_frame(store_at(db_path), since=since, bucket=bucket)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_errors(
+    db_path: str,
+    category: tuple[str, ...] | None,
+    status: tuple[str, ...] | None,
+    object: tuple[str, ...] | None,
+    limit: int,
+) -> pd.DataFrame:
+    return queries.errors_frame(
+        store_at(db_path), category=category, status=status, object=object, limit=limit
+    )
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_error_counts(db_path: str) -> pd.DataFrame:
+    return queries.error_counts(store_at(db_path))
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_duplicates(db_path: str, status: str | None, limit: int) -> pd.DataFrame:
+    return queries.duplicates_frame(store_at(db_path), status=status, limit=limit)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_conflicts(
+    db_path: str, object: str | None, field: str | None, limit: int
+) -> pd.DataFrame:
+    return queries.conflicts_frame(store_at(db_path), object=object, field=field, limit=limit)
+
+
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_timeline(db_path: str, email: str) -> pd.DataFrame:
+    return queries.record_timeline(store_at(db_path), email=email)
+
+
+def clear_reads() -> None:
+    """After a write from this page: the next render reads fresh data."""
+    st.cache_data.clear()
