@@ -622,7 +622,7 @@ def test_saving_over_a_commented_file_keeps_its_comments(tmp_path: Path) -> None
     assert _comment_lines(saved) == _comment_lines(original)
     # A comment stays above the key it explains.
     lines = saved.splitlines()
-    assert lines[lines.index("interval_seconds = 300") - 1].startswith("# A cycle every 5 minutes")
+    assert lines[lines.index("interval_seconds = 60") - 1].startswith("# at most a minute")
     # Saving again changes nothing.
     save_config(edited, target)
     assert target.read_text() == saved
