@@ -143,9 +143,53 @@ def cached_conflicts(
 
 @st.cache_data(ttl=FRESH_S, show_spinner=False)
 def cached_timeline(db_path: str, email: str) -> pd.DataFrame:
-    return queries.record_timeline(store_at(db_path), email=email)
+    return queries.person_timeline(store_at(db_path), email)
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner="Loading contacts from the engine's copy…")
+def cached_contacts(db_path: str, version: tuple[Any, ...]) -> pd.DataFrame:
+    """The mirror's HubSpot contacts, rebuilt only when the mirror changes (version)."""
+    from sync_engine import preview
+
+    store = store_at(db_path)
+    return preview.contacts_frame(store, columns=preview.mirror_properties(store))
 
 
 def clear_reads() -> None:
-    """After a write from this page: the next render reads fresh data."""
-    st.cache_data.clear()
+    """After a write from this page: the next render reads fresh data (the contacts frame
+    follows the mirror's version by itself)."""
+    for reader in (cached_status, cached_runs, cached_errors, cached_error_counts):
+        reader.clear()
+    for reader in (cached_duplicates, cached_conflicts, cached_timeline, cached_throughput):
+        reader.clear()
+
+
+# ------------------------------------------------------------------------------ schema, config
+
+
+def schema() -> Any:
+    """The engine's SchemaInfo (describe + properties, loaded once per engine), or None when no
+    system can be reached; pages then work with what the audit store alone can tell."""
+    engine = runtime().engine
+    if engine is None:
+        return None
+    try:
+        return engine.schema()
+    except Exception as exc:  # the systems are unreachable or the config is wrong: say so
+        st.warning(f"Could not read the systems' schema: {exc}")
+        return None
+
+
+def contact_properties() -> dict[str, Any]:
+    info = schema()
+    return dict(info.hs_properties.get("contacts", {})) if info is not None else {}
+
+
+def active_config() -> Any:
+    """The config the engine runs with (reloaded from the file when the engine is elsewhere)."""
+    from sync_engine.config import load_config
+
+    rt = runtime()
+    if rt.engine is not None:
+        return rt.engine.config
+    return load_config(rt.settings.config_path)

@@ -585,3 +585,27 @@ def mirror_version(store: AuditStore, *, system: str, object: str) -> tuple[Any,
 def _scalar_params(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> int:
     row = conn.execute(sql, list(params)).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def person_timeline(store: AuditStore, email: str) -> pd.DataFrame:
+    """record_timeline for a person found by email in the engine's mirror (records.key is the
+    normalised email of contacts, Leads and Contacts) as well as through id_links' match key,
+    which the engine does not always fill: every record with that email, on both sides."""
+    wanted = email.strip().lower()
+    with store.read() as conn:
+        rows = conn.execute(
+            "SELECT system, id FROM records WHERE key = ? "
+            "AND object IN ('contacts', 'Lead', 'Contact')",
+            [wanted],
+        ).fetchall()
+    frames = [record_timeline(store, email=wanted)]
+    for system, rid in rows:
+        if system == "hubspot":
+            frames.append(record_timeline(store, hs_id=rid, object="contact"))
+        else:
+            frames.append(record_timeline(store, sf_id=rid))
+    found = [f for f in frames if not f.empty]
+    if not found:
+        return frames[0]
+    merged = pd.concat(found, ignore_index=True).drop_duplicates()
+    return merged.sort_values(["at", "kind"]).reset_index(drop=True)

@@ -1,0 +1,112 @@
+"""Errors: what the sync refused, why, and the fix; act on one error or a whole category."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._common import (
+    actor,
+    cached_error_counts,
+    cached_errors,
+    clear_reads,
+    db,
+    first_sync_note,
+    flash,
+    runtime,
+    show_flash,
+)
+from sync_engine import fixes, ui_state
+from sync_engine.store import ERROR_CATEGORIES, ERROR_STATUSES
+
+COLUMNS = [
+    "error_id", "category", "status", "system", "object", "record_id", "field", "value",
+    "message", "suggested_fix", "attempts", "last_seen",
+]  # fmt: skip
+
+
+def done(outcome: fixes.FixResult) -> None:
+    if outcome.ok:
+        flash(outcome.message)
+        clear_reads()
+        st.rerun()
+    st.error(outcome.message)
+
+
+def filters(path: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    counts = cached_error_counts(path)
+    cols = st.columns(3)
+    category = cols[0].multiselect("Category", ERROR_CATEGORIES, placeholder="all categories")
+    status = cols[1].multiselect("Status", ERROR_STATUSES, default=["open", "retrying"])
+    objects = ["contacts", "companies", "deals", "Lead", "Contact", "Account", "Opportunity"]
+    obj = cols[2].multiselect("Object", objects, placeholder="all objects")
+    if not counts.empty:
+        st.caption(
+            "Open now: "
+            + ", ".join(
+                f"{r.category} {r.errors:,}"
+                for r in counts[counts["status"] == "open"].itertuples()
+            )
+        )
+    return tuple(category), tuple(status), tuple(obj)
+
+
+def fix_panel(error: dict) -> None:
+    rt = runtime()
+    st.subheader(f"Error {error['error_id']}")
+    st.text(error["message"])
+    st.text(f"Suggested fix: {error.get('suggested_fix') or '—'}")
+    one, two, three = st.columns(3)
+    with one.popover("Edit the value and retry"):
+        value = st.text_input("Corrected value", value=str(error.get("value") or ""))
+        if st.button("Confirm: write it to the source record", type="primary"):
+            done(fixes.set_value_and_retry(rt, int(error["error_id"]), value, actor=actor()))
+    with two.popover("Add a value-map entry"):
+        maps = [v.name for v in rt.engine.config.value_maps] if rt.engine else []
+        name = st.selectbox("Value map", maps)
+        hs_value = st.text_input("HubSpot value", value=str(error.get("value") or ""))
+        sf_value = st.text_input("Salesforce value")
+        if st.button("Confirm: save to sync.toml and retry", type="primary"):
+            done(fixes.add_value_map_entry(rt, name, hs_value, sf_value, actor=actor()))
+    with three:
+        if st.button("Retry this error"):
+            done(fixes.retry_error(rt, int(error["error_id"]), actor=actor()))
+        if st.button("Ignore this error"):
+            done(fixes.ignore_error(rt, int(error["error_id"]), actor=actor()))
+
+
+def category_retry(category: str) -> None:
+    if st.session_state.get(ui_state.ERROR_CONFIRM_CATEGORY) != category:
+        if st.button(f"Retry every open {category} error…"):
+            st.session_state[ui_state.ERROR_CONFIRM_CATEGORY] = category
+            st.rerun()
+        return
+    st.warning(f"Every open {category} error will be retried at the next cycle.")
+    if st.button(f"Confirm: retry all {category} errors", type="primary"):
+        st.session_state.pop(ui_state.ERROR_CONFIRM_CATEGORY, None)
+        done(fixes.retry_category(runtime(), category, actor=actor()))
+
+
+st.title("Errors")
+show_flash()
+path = db()
+first_sync_note(path)
+category, status, obj = filters(path)
+frame = cached_errors(path, category or None, status or None, obj or None, 5000)
+if frame.empty:
+    st.success("No error matches these filters. Widen them, or enjoy the quiet.")
+    st.stop()
+st.download_button(
+    "Export to CSV", frame[COLUMNS].to_csv(index=False), "leadbridge-errors.csv", "text/csv"
+)
+picked = st.dataframe(
+    frame[COLUMNS], hide_index=True, on_select="rerun", selection_mode="single-row", key="errtbl"
+)
+rows = picked.selection.rows if picked else []
+ids = [int(i) for i in frame["error_id"]]
+default = frame.iloc[rows[0]]["error_id"] if rows else ids[0]
+chosen = st.selectbox(
+    "Error to fix", ids, index=ids.index(int(default)), key=ui_state.ERROR_SELECTED
+)
+fix_panel(frame[frame["error_id"] == chosen].iloc[0].to_dict())
+for cat in sorted(set(frame["category"])):
+    category_retry(cat)
