@@ -57,6 +57,7 @@ from sync_engine.store import Link as LinkRow
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_PASSES = 3
+COMPANY_BASE = "@company"  # synced_values key of the company association last written
 SF_OBJECTS = ("Account", "Lead", "Contact", "Opportunity")
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
@@ -317,12 +318,73 @@ class SyncEngine:
             if dry_run:
                 continue
             written = self._execute(run_id, obj, decided, report)
+            written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
             with self.store.write(run_id=run_id) as tx:
                 for system, records in considered.items():
                     done = [r for r in records if r.id not in report.retry_later]
                     mirror.mark_processed(tx.conn, system, done)
             wrote = wrote or written > 0
         return wrote
+
+    def _associate(self, run_id: int, obj: ObjectSync, records: Sequence[Record]) -> int:
+        """Keep Contact.AccountId / Opportunity.AccountId as HubSpot company associations.
+
+        The company last associated is kept as the pair's `@company` base, so an association
+        is written once when it appears or changes, never re-read from HubSpot."""
+        wanted = [
+            (r.id, str(r.values["AccountId"]))
+            for r in records
+            if r.object in ("Contact", "Opportunity")
+            and r.values.get("AccountId")
+            and not r.deleted
+        ]
+        if not wanted or obj.name not in ("contact", "deal"):
+            return 0
+        with self.store.read() as conn:
+            by_sf = {
+                sf: hs
+                for hs, sf in conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [obj.name]
+                ).fetchall()
+            }
+            companies = {
+                sf: hs
+                for hs, sf in conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = 'company'"
+                ).fetchall()
+            }
+            pairs = [(by_sf[sf], sf) for sf, _ in wanted if sf in by_sf]
+            base = synced_values_for(conn, obj.name, pairs)
+        todo = [
+            (by_sf[sf], sf, companies[account])
+            for sf, account in wanted
+            if sf in by_sf
+            and account in companies
+            and base.get((by_sf[sf], sf), {}).get(COMPANY_BASE) != companies[account]
+        ]
+        if not todo:
+            return 0
+        self.hs.associate(obj.hubspot_object, "companies", [(hs, co) for hs, _sf, co in todo])
+        with self.store.write(run_id=run_id) as tx:
+            tx.set_synced_values(
+                SyncedValue(obj.name, hs, sf, COMPANY_BASE, co) for hs, sf, co in todo
+            )
+            tx.record_changes(
+                FieldChange(
+                    object=obj.name,
+                    direction="salesforce_to_hubspot",
+                    field="associations.companies",
+                    old_value=None,
+                    new_value=co,
+                    hs_id=hs,
+                    sf_id=sf,
+                    reason="association",
+                    source_field="AccountId",
+                )
+                for hs, sf, co in todo
+            )
+            self._flush_calls(tx)
+        return len(todo)
 
     def _snapshot(
         self, obj: ObjectSync, schema: SchemaInfo
@@ -371,6 +433,7 @@ class SyncEngine:
             included=self._included(obj, dirty_hs, schema) if obj.name == "contact" else None,
             integration_user_id=schema.integration_user_id,
             account_for_company=account_links,
+            deletion=self.config.deletion,
         )
         return snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
 
@@ -496,7 +559,13 @@ class SyncEngine:
         for start in range(0, len(writes), 100):
             chunk = writes[start : start + 100]
             try:
-                if op == "create":
+                if op == "archive":
+                    self.hs.batch_archive(obj.hubspot_object, [w.record_id or "" for w in chunk])
+                    outcomes = [
+                        HsOutcome(index=i, id=w.record_id, success=True)
+                        for i, w in enumerate(chunk, start)
+                    ]
+                elif op == "create":
                     outcomes = self.hs.batch_create(
                         obj.hubspot_object, [{"properties": dict(w.values)} for w in chunk]
                     )

@@ -31,7 +31,7 @@ from sync_engine.mapping import (
     salesforce_to_hubspot,
 )
 from sync_engine.matching import Candidate, Cluster, choose, clusters_of
-from sync_engine.models import FieldMeta, NoCompany, System
+from sync_engine.models import DeletionPolicy, FieldMeta, NoCompany, System
 
 EXTERNAL_ID_FIELDS = {
     "Lead": "HubSpot_Contact_Id__c",
@@ -102,6 +102,7 @@ class Snapshot:
     account_for_company: Mapping[str, str] = field(default_factory=dict)
     company_of: Mapping[str, str] = field(default_factory=dict)
     create_limit: int | None = None
+    deletion: DeletionPolicy = DeletionPolicy.FLAG
 
 
 @dataclass(frozen=True)
@@ -189,11 +190,14 @@ def plan(snapshot: Snapshot) -> Plan:
     out = Plan(object=snapshot.obj.name)
     links = _LinkIndex(snapshot.links)
     _follow_conversions(snapshot, links, out)
+    _follow_deletions(snapshot, links, out)
     pairs = _pairs(snapshot, links, out)
     creates = 0
     for hs_id, sf_id in pairs:
         hs = snapshot.hubspot.get(hs_id) if hs_id else None
         sf = snapshot.salesforce.get(sf_id) if sf_id else None
+        if (hs is not None and hs.deleted) or (sf is not None and sf.deleted):
+            continue  # a deleted record is never written to, nor re-created
         if hs is not None and sf is not None:
             _plan_pair(snapshot, hs, sf, links, out)
         elif hs is not None:
@@ -231,6 +235,50 @@ def _follow_conversions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> Non
         new = Link(hs_id=old.hs_id, sf_object="Contact", sf_id=contact_id)
         links.add(new)
         out.relinks.append((old, new))
+
+
+def _follow_deletions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> None:
+    """A linked record deleted in Salesforce: archive its HubSpot partner, or flag it, per the
+    configured policy. Either way it is never resurrected."""
+    obj = snapshot.obj
+    for sf in snapshot.dirty_sf:
+        link = links.by_sf.get(sf.id)
+        if not sf.deleted or link is None:
+            continue
+        noun = _singular(obj.hubspot_object)
+        if snapshot.deletion is DeletionPolicy.ARCHIVE:
+            out.writes.append(
+                Write(
+                    system=System.HUBSPOT,
+                    op="archive",
+                    object=obj.hubspot_object,
+                    record_id=link.hs_id,
+                    values={},
+                    changes=(
+                        Change("salesforce_to_hubspot", "archived", "IsDeleted", None, True,
+                               "deleted"),
+                    ),
+                    hs_id=link.hs_id,
+                    sf_object=sf.object,
+                    sf_id=sf.id,
+                    new_base={},
+                )
+            )  # fmt: skip
+            continue
+        out.refusals.append(
+            Refusal(
+                system=System.HUBSPOT,
+                object=obj.hubspot_object,
+                record_id=link.hs_id,
+                category="associations",
+                code="DELETED_IN_SALESFORCE",
+                message=f"{sf.object} {sf.id} ({sf.key or 'no key'}) was deleted in Salesforce; "
+                f"the HubSpot {noun} {link.hs_id} is kept and no longer synced",
+                fix="archive the HubSpot record or restore the Salesforce one from the recycle "
+                'bin; [deletion] policy = "archive" archives automatically',
+                payload={"hs_id": link.hs_id, "sf_id": sf.id},
+            )
+        )
 
 
 def _pairs(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> list[tuple[str | None, str | None]]:

@@ -62,6 +62,7 @@ def make_hubspot_client(creds: HubSpotCredentials, *, retry: Retry | None = None
 
 OK = (200,)
 BATCH_SIZE = 100  # HubSpot batch endpoints accept at most 100 inputs
+ASSOCIATION_BATCH = 1000  # v4 association batch endpoints take up to 1,000 inputs
 SEARCH_PAGE = 200  # search pages hold at most 200 results
 SEARCH_CAP = 10_000  # search never pages past 10,000 results
 
@@ -350,6 +351,35 @@ class HubSpotConnector:
             )
             out.extend(data["results"])
         return out
+
+    def associated(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each record's associated records of to_type (v4 batch read, 1,000 ids per call)."""
+        api = self.client.crm.associations.v4.batch_api
+        endpoint = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(ids), ASSOCIATION_BATCH):
+            body = {"inputs": [{"id": i} for i in ids[start : start + ASSOCIATION_BATCH]]}
+            data = self._call(
+                endpoint, (200, 207), api.get_page_with_http_info, from_type, to_type, body
+            )
+            for row in data.get("results") or []:
+                found[str(row["from"]["id"])] = [str(t["toObjectId"]) for t in row.get("to") or []]
+        return found
+
+    def associate(self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Create HubSpot's default association for each (from id, to id) pair, in batches."""
+        api = self.client.crm.associations.v4.batch_api
+        endpoint = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/associate/default"
+        for start in range(0, len(pairs), ASSOCIATION_BATCH):
+            body = {
+                "inputs": [
+                    {"from": {"id": a}, "to": {"id": b}}
+                    for a, b in pairs[start : start + ASSOCIATION_BATCH]
+                ]
+            }
+            self._call(
+                endpoint, (200, 201), api.create_default_with_http_info, from_type, to_type, body
+            )
 
     # -- writes
 

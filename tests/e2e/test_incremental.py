@@ -147,3 +147,48 @@ def test_a_converted_lead_relinks_to_its_contact_without_new_records(synced):
     assert len(pair.soql("SELECT Id FROM Lead")) == leads_before  # no new Lead
     assert len(pair.hs_contacts()) == contacts_before  # no new HubSpot contact
     assert pair.hs_contact(hs_id)["properties"]["email"].lower() == lead["Email"].lower()
+
+
+def test_a_contacts_account_becomes_its_hubspot_company_association(synced):
+    pair, engine = synced.pair, synced.engine
+    with engine.store.read() as conn:
+        rows = conn.execute(
+            "SELECT c.hs_id, c.sf_id, a.hs_id FROM id_links c "
+            "JOIN records r ON r.system = 'salesforce' AND r.id = c.sf_id "
+            "JOIN id_links a ON a.object = 'company' AND a.sf_id = r.payload->>'AccountId' "
+            "WHERE c.object = 'contact' AND c.sf_object = 'Contact' LIMIT 20"
+        ).fetchall()
+    assert rows, "no synced Contact with a synced Account"
+    for hs_id, _sf_id, company in rows:
+        page = pair.hs("GET", f"/crm/v4/objects/contacts/{hs_id}/associations/companies")
+        assert company in {str(r["toObjectId"]) for r in page["results"]}
+
+
+def test_a_lead_deleted_in_salesforce_is_flagged_and_never_resurrected(synced):
+    pair, engine = synced.pair, synced.engine
+    admin = pair.person("salesforce", "admin")
+    hs_id, lead = _fresh_lead(synced, admin["token"])
+    pair.sf("DELETE", f"sobjects/Lead/{lead['Id']}", token=admin["token"])
+    engine.run_once()
+    with engine.store.read() as conn:
+        flagged = conn.execute(
+            "SELECT category, message, suggested_fix FROM sync_errors "
+            "WHERE code = 'DELETED_IN_SALESFORCE' AND record_id = ?",
+            [hs_id],
+        ).fetchone()
+    assert flagged is not None
+    assert flagged[0] == "associations"
+    assert lead["Id"] in flagged[1]
+    assert pair.hs_contact(hs_id)["id"] == hs_id  # the HubSpot contact is kept (policy: flag)
+
+    pair.hs(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{hs_id}",
+        json={"properties": {"jobtitle": "Head of Operations"}},
+        token=pair.person("hubspot", "marketer")["token"],
+    )
+    leads_before = len(pair.soql("SELECT Id FROM Lead"))
+    engine.run_once()
+    assert len(pair.soql("SELECT Id FROM Lead")) == leads_before  # not re-created
+    recreated = pair.soql(f"SELECT Id FROM Lead WHERE HubSpot_Contact_Id__c = '{hs_id}'")
+    assert recreated == []
