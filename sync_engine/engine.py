@@ -442,10 +442,19 @@ class SyncEngine:
     ) -> frozenset[str]:
         """The HubSpot contacts the inclusion list lets into Salesforce."""
         props = schema.hs_properties.get(obj.hubspot_object, {})
+        memberships = {
+            name: self.hs.list_members(name) for name in _lists_in(self.config.inclusion)
+        }
         return frozenset(
             r.id
             for r in records
-            if matches(self.config.inclusion, r.values, properties=props, record_id=r.id)
+            if matches(
+                self.config.inclusion,
+                r.values,
+                properties=props,
+                record_id=r.id,
+                memberships=memberships,
+            )
         )
 
     def _execute(self, run_id: int, obj: ObjectSync, decided: Plan, report: RunReport) -> int:
@@ -778,6 +787,16 @@ def _inclusion_properties(config: SyncConfig, obj: ObjectSync) -> set[str]:
             walk(child)
 
     walk(config.inclusion)
+    return found
+
+
+def _lists_in(criteria: Any) -> set[str]:
+    """HubSpot lists named by `in_list` criteria (their memberships are read once a cycle)."""
+    if getattr(criteria, "operator", None) == "in_list":
+        return {str(criteria.value)}
+    found: set[str] = set()
+    for item in (*getattr(criteria, "criteria", ()), *getattr(criteria, "groups", ())):
+        found |= _lists_in(item)
     return found
 
 

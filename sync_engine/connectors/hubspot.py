@@ -381,6 +381,37 @@ class HubSpotConnector:
                 endpoint, (200, 201), api.create_default_with_http_info, from_type, to_type, body
             )
 
+    def list_members(self, name_or_id: str, *, object_type_id: str = "0-1") -> set[str]:
+        """The record ids in a HubSpot list given by id (digits) or name, paged."""
+        lists = self.client.crm.lists
+        list_id = name_or_id
+        if not name_or_id.isdigit():
+            found = self._call(
+                "GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}",
+                OK,
+                lists.lists_api.get_by_name_with_http_info,
+                name_or_id,
+                object_type_id,
+            )
+            list_id = str(found["list"]["listId"])
+        members: set[str] = set()
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 250}
+            if after:
+                kwargs["after"] = after
+            page = self._call(
+                "GET /crm/v3/lists/{id}/memberships",
+                OK,
+                lists.memberships_api.get_page_with_http_info,
+                list_id,
+                **kwargs,
+            )
+            members.update(str(m["recordId"]) for m in page.get("results") or [])
+            after = _next_after(page)
+            if not after:
+                return members
+
     # -- writes
 
     def batch_create(
