@@ -40,7 +40,17 @@ from sync_engine.inclusion import matches
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
 from sync_engine.models import FieldMeta, PropertyMeta, System
-from sync_engine.plan import Link, Plan, Record, Refusal, Snapshot, Write, _singular, plan
+from sync_engine.plan import (
+    COMPANY_BASE,
+    Link,
+    Plan,
+    Record,
+    Refusal,
+    Snapshot,
+    Write,
+    _singular,
+    plan,
+)
 from sync_engine.queries import synced_values_for
 from sync_engine.retry import backoff
 from sync_engine.store import (
@@ -57,7 +67,6 @@ from sync_engine.store import Link as LinkRow
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_PASSES = 3
-COMPANY_BASE = "@company"  # synced_values key of the company association last written
 SF_OBJECTS = ("Account", "Lead", "Contact", "Opportunity")
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
@@ -420,6 +429,7 @@ class SyncEngine:
                 ).fetchall()
             )
         context = MappingContext.from_config(self.config, owners=schema.owners)
+        company_of = self._companies_of(obj, dirty_hs, by_hs)
         snapshot = Snapshot(
             obj=obj,
             dirty_hs=tuple(dirty_hs),
@@ -433,9 +443,30 @@ class SyncEngine:
             included=self._included(obj, dirty_hs, schema) if obj.name == "contact" else None,
             integration_user_id=schema.integration_user_id,
             account_for_company=account_links,
+            company_of=company_of,
             deletion=self.config.deletion,
         )
         return snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
+
+    def _companies_of(
+        self, obj: ObjectSync, dirty_hs: Sequence[Record], by_hs: Mapping[str, Link]
+    ) -> dict[str, tuple[str, ...]]:
+        """HubSpot companies of the changed contacts that need them: those synced with a
+        Salesforce Contact (its AccountId follows) and, when new contacts become Contacts under
+        an existing Account, the unlinked ones. One v4 batch read per 1,000 contacts."""
+        if obj.name != "contact":
+            return {}
+        as_contact = obj.create_as.value == "contact_when_account_exists"
+        ids = [
+            r.id
+            for r in dirty_hs
+            if (r.id in by_hs and by_hs[r.id].sf_object == "Contact")
+            or (as_contact and r.id not in by_hs)
+        ]
+        if not ids:
+            return {}
+        found = self.hs.associated("contacts", "companies", ids)
+        return {hs_id: tuple(companies) for hs_id, companies in found.items()}
 
     def _included(
         self, obj: ObjectSync, records: Iterable[Record], schema: SchemaInfo

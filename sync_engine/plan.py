@@ -100,7 +100,7 @@ class Snapshot:
     included: frozenset[str] | None = None
     integration_user_id: str | None = None
     account_for_company: Mapping[str, str] = field(default_factory=dict)
-    company_of: Mapping[str, str] = field(default_factory=dict)
+    company_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     create_limit: int | None = None
     deletion: DeletionPolicy = DeletionPolicy.FLAG
 
@@ -416,6 +416,9 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
     sf_decisions = [d for d in merge.decisions if d.action is Action.WRITE_SALESFORCE and pushing]
     hs_decisions = [d for d in merge.decisions if d.action is Action.WRITE_HUBSPOT]
     sf_decisions = _precheck(snapshot, sf, hs, sf_decisions, out)
+    moved = _company_change(snapshot, hs, sf, base) if pushing else None
+    if moved is not None:
+        sf_decisions.append(moved)
     new_base = {
         d.field: d.new_base
         for d in merge.decisions
@@ -438,6 +441,32 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
         )
     if new_base:
         out.base_updates[(hs.id, sf.id)] = new_base
+
+
+COMPANY_BASE = "@company"  # synced_values key of the company association last synced
+
+
+def _company_change(
+    snapshot: Snapshot, hs: Record, sf: Record, base: Mapping[str, str | None]
+) -> FieldDecision | None:
+    """A contact moved to another company in HubSpot: its Contact follows to that Account.
+    (The other way, Contact.AccountId -> association, is written by the engine.)"""
+    companies = snapshot.company_of.get(hs.id)
+    if sf.object != "Contact" or not companies or base.get(COMPANY_BASE) in companies:
+        return None
+    company = companies[0]
+    account = snapshot.account_for_company.get(company)
+    if account is None or account == sf.values.get("AccountId"):
+        return None
+    return FieldDecision(
+        field=COMPANY_BASE,
+        action=Action.WRITE_SALESFORCE,
+        value=account,
+        new_base=company,
+        reason="hubspot_changed",
+        hubspot_field="associations.companies",
+        salesforce_field="AccountId",
+    )
 
 
 def _as_salesforce(mapping: FieldMapping, canonical: str | None, context: MappingContext) -> Any:
@@ -601,8 +630,8 @@ def _creation_target(snapshot: Snapshot, hs: Record) -> tuple[str, dict[str, Any
     obj = snapshot.obj
     if obj.name != "contact":
         return obj.targets[0], {}, None
-    company = snapshot.company_of.get(hs.id)
-    account = snapshot.account_for_company.get(company) if company else None
+    companies = snapshot.company_of.get(hs.id) or ()
+    account = next((a for c in companies if (a := snapshot.account_for_company.get(c))), None)
     if obj.create_as.value == "contact_when_account_exists":
         if account:
             return "Contact", {"AccountId": account}, None

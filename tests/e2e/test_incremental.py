@@ -192,3 +192,33 @@ def test_a_lead_deleted_in_salesforce_is_flagged_and_never_resurrected(synced):
     assert len(pair.soql("SELECT Id FROM Lead")) == leads_before  # not re-created
     recreated = pair.soql(f"SELECT Id FROM Lead WHERE HubSpot_Contact_Id__c = '{hs_id}'")
     assert recreated == []
+
+
+def test_moving_a_contact_to_another_company_in_hubspot_moves_its_contact_in_salesforce(synced):
+    pair, engine = synced.pair, synced.engine
+    with engine.store.read() as conn:
+        hs_id, sf_id, old_company = conn.execute(
+            "SELECT c.hs_id, c.sf_id, a.hs_id FROM id_links c "
+            "JOIN records r ON r.system = 'salesforce' AND r.id = c.sf_id "
+            "JOIN id_links a ON a.object = 'company' AND a.sf_id = r.payload->>'AccountId' "
+            "WHERE c.object = 'contact' AND c.sf_object = 'Contact' ORDER BY c.hs_id DESC LIMIT 1"
+        ).fetchone()
+        new_company, new_account = conn.execute(
+            "SELECT hs_id, sf_id FROM id_links WHERE object = 'company' AND hs_id <> ? "
+            "ORDER BY hs_id LIMIT 1",
+            [old_company],
+        ).fetchone()
+    marketer = pair.person("hubspot", "marketer")["token"]
+    base = f"/crm/v4/objects/contacts/{hs_id}/associations"
+    pair.hs("DELETE", f"{base}/companies/{old_company}", token=marketer)
+    pair.hs("PUT", f"{base}/default/companies/{new_company}", token=marketer)
+    pair.hs(  # marketing qualifies the contact (only qualifying contacts are pushed)
+        "PATCH",
+        f"/crm/v3/objects/contacts/{hs_id}",
+        json={"properties": {"jobtitle": "VP Operations", "lifecyclestage": "salesqualifiedlead"}},
+        token=marketer,
+    )
+    engine.run_once()
+    (row,) = pair.soql(f"SELECT AccountId, Title FROM Contact WHERE Id = '{sf_id}'")
+    assert row["AccountId"] == new_account
+    assert row["Title"] == "VP Operations"
