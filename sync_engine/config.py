@@ -68,7 +68,30 @@ OBJECT_KINDS: dict[str, ObjectKind] = {
     "company": ObjectKind("companies", ("Account",), "domain"),
     "deal": ObjectKind("deals", ("Opportunity",), None),
 }
-ACTIVITY_TYPES: tuple[str, ...] = ("calls", "emails", "meetings", "notes", "tasks")
+ACTIVITY_TYPES: tuple[str, ...] = (
+    "calls",
+    "emails",  # one-to-one sales emails logged in HubSpot (sent, opened, clicked)
+    "meetings",
+    "notes",
+    "tasks",
+    "marketing_emails",  # marketing email sends/opens/clicks: one Task per contact per email
+    "form_submissions",
+)
+MARKETING_EVENTS: tuple[str, ...] = ("SENT", "OPEN", "CLICK")
+# Activity types whose Salesforce Tasks (logged by reps) may also go to HubSpot.
+TO_HUBSPOT_TYPES: tuple[str, ...] = ("calls", "meetings")
+# The keys each [activities.<type>] table accepts besides enabled and daily_cap: the high-value
+# filters that make sense for its source.
+_CRM_ACTIVITY_KEYS = frozenset({"where"})
+ACTIVITY_KEYS: dict[str, frozenset[str]] = {
+    "calls": _CRM_ACTIVITY_KEYS | {"to_hubspot"},
+    "emails": _CRM_ACTIVITY_KEYS,
+    "meetings": _CRM_ACTIVITY_KEYS | {"to_hubspot"},
+    "notes": _CRM_ACTIVITY_KEYS,
+    "tasks": _CRM_ACTIVITY_KEYS,
+    "marketing_emails": frozenset({"events", "only_clicked"}),
+    "form_submissions": frozenset({"forms", "page_url_contains"}),
+}
 
 
 @dataclass(frozen=True)
@@ -267,11 +290,42 @@ class Guards:
 
 @dataclass(frozen=True)
 class ActivitySync:
-    """One engagement type synced as Salesforce Tasks, with a daily volume cap."""
+    """One activity type synced as Salesforce Tasks: its toggle, its daily cap of new Tasks, and
+    the high-value filters that keep a portal's activity from flooding Salesforce.
+
+    to_hubspot (calls, meetings): Tasks reps log in Salesforce become HubSpot engagements too.
+    where (CRM engagement types): property -> allowed values, all must hold.
+    events / only_clicked (marketing_emails): which events make a Task; only emails with a click.
+    forms / page_url_contains (form_submissions): only these forms (name or id); only submissions
+    on a page whose URL contains one of the texts (e.g. "pricing").
+    """
 
     type: str
     enabled: bool = False
     daily_cap: int = 200
+    to_hubspot: bool = False
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    events: tuple[str, ...] = MARKETING_EVENTS
+    only_clicked: bool = False
+    forms: tuple[str, ...] = ()
+    page_url_contains: tuple[str, ...] = ()
+
+    def settings(self) -> dict[str, Any]:
+        """The keys its TOML table carries (the ones its type accepts)."""
+        extra = ACTIVITY_KEYS.get(self.type, frozenset())
+        values = {
+            "enabled": self.enabled,
+            "daily_cap": self.daily_cap,
+            **{k: getattr(self, k) for k in sorted(extra)},
+        }
+        for key, value in values.items():
+            if isinstance(value, tuple):  # lists, so an empty one is written (and read) back
+                values[key] = list(value)
+        if "where" in values:
+            values["where"] = {k: list(v) for k, v in self.where}
+            if not self.where:
+                del values["where"]
+        return values
 
 
 @dataclass(frozen=True)
@@ -638,17 +692,37 @@ class _Parser:
         for type_ in ACTIVITY_TYPES:
             path: KeyPath = ("activities", type_)
             table = self.get(raw, type_, ("activities",), dict, {})
-            self.keys(table, path, {"enabled", "daily_cap"})
-            found.append(
-                ActivitySync(
-                    type=type_,
-                    enabled=self.get(table, "enabled", path, bool, False),
-                    daily_cap=self.number(
-                        table, "daily_cap", path, int, ActivitySync(type_).daily_cap, low=0
-                    ),
-                )
-            )
+            self.keys(table, path, {"enabled", "daily_cap", *ACTIVITY_KEYS[type_]})
+            found.append(self.activity(type_, table, path))
         return tuple(found)
+
+    def activity(self, type_: str, table: Mapping[str, Any], path: KeyPath) -> ActivitySync:
+        default = ActivitySync(type_)
+        events = self.str_list(table, "events", path) if "events" in table else default.events
+        unknown = [e for e in events if e not in MARKETING_EVENTS]
+        if unknown:
+            self.problem(
+                (*path, "events"),
+                f"{', '.join(unknown)} is not a marketing email event; use some of "
+                f"{', '.join(MARKETING_EVENTS)}",
+            )
+            events = tuple(e for e in events if e in MARKETING_EVENTS)
+        where: list[tuple[str, tuple[str, ...]]] = []
+        for prop, allowed in self.get(table, "where", path, dict, {}).items():
+            values = self.str_list({prop: allowed}, prop, (*path, "where"))
+            if values:
+                where.append((prop, values))
+        return ActivitySync(
+            type=type_,
+            enabled=self.get(table, "enabled", path, bool, False),
+            daily_cap=self.number(table, "daily_cap", path, int, default.daily_cap, low=0),
+            to_hubspot=self.get(table, "to_hubspot", path, bool, False),
+            where=tuple(where),
+            events=events,
+            only_clicked=self.get(table, "only_clicked", path, bool, False),
+            forms=self.str_list(table, "forms", path),
+            page_url_contains=self.str_list(table, "page_url_contains", path),
+        )
 
     def owners(self, raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         self.keys(raw, ("owners",), {"aliases"})
@@ -1210,7 +1284,8 @@ _SECTION_DOCS: dict[str, str] = {
     ),
     "deletion": "policy: archive the linked record, or flag it for a person (safer).",
     "activities": (
-        "Engagement types synced as Salesforce Tasks, each with a daily cap. Off by default."
+        "Activity types synced as Salesforce Tasks, each with a daily cap of new Tasks and its "
+        "high-value filters. Off by default."
     ),
     "owners": "HubSpot owner email -> Salesforce user email, where the two differ.",
     "inclusion": (
@@ -1241,7 +1316,7 @@ def dump_config(config: SyncConfig) -> str:
         _section(
             out,
             f"activities.{activity.type}",
-            {"enabled": activity.enabled, "daily_cap": activity.daily_cap},
+            activity.settings(),
             doc=False,
         )
     if config.owner_aliases:

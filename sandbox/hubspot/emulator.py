@@ -87,8 +87,6 @@ class HubSpotEmulator:
         self.faults: FaultInjector = HubSpotFaults()
         self.limiter = RateLimiter()
         self.fault_timeout_seconds = 35.0
-        self.email_events: list[dict[str, Any]] = []
-        self.form_submissions: list[dict[str, Any]] = []
         self._lock = threading.RLock()
         self._map: Map = url_map()
         self._calls: Counter[str] = Counter()
@@ -102,6 +100,16 @@ class HubSpotEmulator:
         self.portal = Portal()
 
     # ------------------------------------------------------------------ the interface
+
+    @property
+    def email_events(self) -> list[dict[str, Any]]:
+        """Marketing email events, kept on the portal for the Email Events API."""
+        return self.portal.email_events
+
+    @property
+    def form_submissions(self) -> list[dict[str, Any]]:
+        """Form submissions, kept on the portal for the Form Submissions API."""
+        return self.portal.form_submissions
 
     @property
     def integration_token(self) -> str:

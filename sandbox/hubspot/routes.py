@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from werkzeug.routing import Map, Rule
 
-from sandbox.hubspot import associations, meta, objects, schema
+from sandbox.hubspot import associations, marketing, meta, objects, schema
 from sandbox.hubspot.calls import Reply
 
 Handler = Callable[..., Reply]
@@ -71,6 +71,11 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{_LIST}/memberships/add", ("PUT",), meta.add_members),
     Route(f"{_LIST}/memberships/remove", ("PUT",), meta.remove_members),
     Route(f"{_LIST}/memberships/add-and-remove", ("PUT",), meta.add_and_remove),
+    Route("/email/public/v1/events", ("GET",), marketing.email_events),
+    Route("/marketing/v3/forms/", ("GET",), marketing.forms),
+    Route(
+        "/form-integrations/v1/submissions/forms/<formGuid>", ("GET",), marketing.form_submissions
+    ),
 )
 
 # Path arguments that name an object type (spelled canonically in stats) or an operation (kept).

@@ -102,6 +102,9 @@ class Portal:
         # (type, id) -> target type -> target id -> association type ids
         self.links: dict[tuple[str, int], dict[str, dict[int, set[int]]]] = {}
         self.lists: dict[int, HubList] = {}
+        # Marketing activity (not CRM objects): served by sandbox/hubspot/marketing.py.
+        self.email_events: list[dict[str, Any]] = []
+        self.form_submissions: list[dict[str, Any]] = []
 
     # -- records
 
