@@ -22,10 +22,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sync_engine import mirror
-from sync_engine.config import ObjectSync, SyncConfig, validate_against_schema
+from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
 from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
 from sync_engine.connectors.usage import ApiCall
@@ -138,8 +139,11 @@ class SyncEngine:
         hubspot: HubSpotConnector,
         store: AuditStore,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
+        self._config_stamp = _mtime(config_path)
         self.sf = salesforce
         self.hs = hubspot
         self.store = store
@@ -201,6 +205,7 @@ class SyncEngine:
     def run_once(self, *, kind: str = "scheduled", dry_run: bool = False) -> RunReport:
         """One cycle; record-level problems are recorded, fatal ones raise after the run is
         closed as failed."""
+        self._reload_config()
         sf_before, hs_before = self.sf.calls.total("salesforce"), self.hs.calls.total("hubspot")
         schema = self.schema()  # bad config or credentials stop here, before anything is written
         started = self.clock()
@@ -222,7 +227,7 @@ class SyncEngine:
             report.sf_api_calls = self.sf.calls.total("salesforce") - sf_before
             report.hs_api_calls = self.hs.calls.total("hubspot") - hs_before
             with self.store.write(run_id=run_id) as tx:
-                self._flush_calls(tx)
+                self.flush_calls(tx)
                 tx.finish_run(
                     run_id,
                     status=report.status if report.status != "running" else "failed",
@@ -233,6 +238,22 @@ class SyncEngine:
                     hs_api_calls=report.hs_api_calls,
                 )
         return report
+
+    def _reload_config(self) -> None:
+        """Pick up sync.toml saved by another process (the dashboard) since the last cycle; a
+        file that no longer loads stops the engine with its problems rather than run on it."""
+        stamp = _mtime(self.config_path)
+        if self.config_path is None or stamp == self._config_stamp:
+            return
+        self.config = load_config(self.config_path)
+        self._config_stamp = stamp
+        self._schema = None  # re-validate the new mappings against both schemas
+
+    def use_config(self, config: SyncConfig) -> None:
+        """Adopt a config saved in this process (the next cycle re-validates it)."""
+        self.config = config
+        self._config_stamp = _mtime(self.config_path)
+        self._schema = None
 
     # ------------------------------------------------------------------ reading
 
@@ -257,7 +278,7 @@ class SyncEngine:
             mirror.upsert(tx.conn, records, now=now)
             for (system, obj), stamp, last_id in _new_cursors(records):
                 tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
-            self._flush_calls(tx)
+            self.flush_calls(tx)
             tx.add_run_counts(run_id, records_read=len(records))
         return len(records)
 
@@ -319,14 +340,14 @@ class SyncEngine:
         """Plan and execute every enabled object; True when any record was written."""
         wrote = False
         for obj in self._enabled():
-            snapshot, considered = self._snapshot(obj, schema)
+            snapshot, considered = self.snapshot(obj, schema)
             if not considered:
                 continue
             decided = plan(snapshot)
             report.plans.append(decided)
             if dry_run:
                 continue
-            written = self._execute(run_id, obj, decided, report)
+            written = self.execute_plan(run_id, obj, decided, report)
             written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
             with self.store.write(run_id=run_id) as tx:
                 for system, records in considered.items():
@@ -392,15 +413,20 @@ class SyncEngine:
                 )
                 for hs, sf, co in todo
             )
-            self._flush_calls(tx)
+            self.flush_calls(tx)
         return len(todo)
 
-    def _snapshot(
-        self, obj: ObjectSync, schema: SchemaInfo
+    def snapshot(
+        self, obj: ObjectSync, schema: SchemaInfo, *, only_hs: Sequence[str] | None = None
     ) -> tuple[Snapshot, dict[System, list[Record]]]:
+        """What the plan of obj needs: the changed records (or, for a test segment, exactly the
+        HubSpot records only_hs), their partners, key-sharing records, links and bases."""
         with self.store.read() as conn:
-            dirty_hs = mirror.dirty(conn, System.HUBSPOT, [obj.hubspot_object])
-            dirty_sf = mirror.dirty(conn, System.SALESFORCE, list(obj.targets))
+            if only_hs is None:
+                dirty_hs = mirror.dirty(conn, System.HUBSPOT, [obj.hubspot_object])
+                dirty_sf = mirror.dirty(conn, System.SALESFORCE, list(obj.targets))
+            else:
+                dirty_hs, dirty_sf = mirror.by_ids(conn, System.HUBSPOT, only_hs), []
             if not dirty_hs and not dirty_sf:
                 return _empty_snapshot(obj), {}
             link_rows = conn.execute(
@@ -488,15 +514,16 @@ class SyncEngine:
             )
         )
 
-    def _execute(self, run_id: int, obj: ObjectSync, decided: Plan, report: RunReport) -> int:
+    def execute_plan(self, run_id: int, obj: ObjectSync, decided: Plan, report: RunReport) -> int:
         """Write the plan in batches; each batch commits its own audit rows. Returns records
         written."""
         with self.store.write(run_id=run_id) as tx:
             tx.link_many(
-                LinkRow(obj.name, link.hs_id, link.sf_object, link.sf_id) for link in decided.links
+                LinkRow(obj.name, link.hs_id, link.sf_object, link.sf_id, match_key=link.key)
+                for link in decided.links
             )
             tx.link_many(
-                LinkRow(obj.name, new.hs_id, new.sf_object, new.sf_id)
+                LinkRow(obj.name, new.hs_id, new.sf_object, new.sf_id, match_key=new.key)
                 for _old, new in decided.relinks
             )
             tx.set_synced_values(
@@ -586,7 +613,7 @@ class SyncEngine:
         with self.store.write(run_id=run_id) as tx:
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.SALESFORCE, done)
-            self._flush_calls(tx)
+            self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
         report.errors += len(failures)
         report.records_written += len(done)
@@ -645,7 +672,7 @@ class SyncEngine:
             mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.HUBSPOT, done)
-            self._flush_calls(tx)
+            self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
         report.errors += len(failures)
         report.records_written += len(done)
@@ -660,7 +687,7 @@ class SyncEngine:
     ) -> None:
         """Audit rows, new links, new bases and the mirror update for the records written."""
         tx.link_many(
-            LinkRow(obj.name, hs_id, w.sf_object, sf_id)
+            LinkRow(obj.name, hs_id, w.sf_object, sf_id, match_key=w.key)
             for w, hs_id, sf_id in done
             if w.op in ("create", "upsert")
         )
@@ -689,10 +716,14 @@ class SyncEngine:
             (sf_id if system is System.SALESFORCE else hs_id, dict(w.values))
             for w, hs_id, sf_id in done
         ]
-        tx.resolve_records(system=str(system), record_ids=[rid for rid, _ in written])
+        # Errors of a create were filed under the source record's id: resolve both.
+        tx.resolve_records(
+            system=str(system), record_ids=[i for _w, hs, sf in done for i in (hs, sf)]
+        )
         mirror.apply_written(tx.conn, system, written)
 
-    def _flush_calls(self, tx: StoreWriter) -> None:
+    def flush_calls(self, tx: StoreWriter) -> None:
+        """Write the API calls made since the last flush (and retried ones) in this batch."""
         calls = [*self.sf.calls.drain(), *self.hs.calls.drain()]
         tx.record_api_usage(_usage_rows(calls))
         retries, self._retries = self._retries, []
@@ -819,6 +850,13 @@ def _inclusion_properties(config: SyncConfig, obj: ObjectSync) -> set[str]:
 
     walk(config.inclusion)
     return found
+
+
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime if path is not None else None
+    except OSError:
+        return None
 
 
 def _lists_in(criteria: Any) -> set[str]:

@@ -264,7 +264,7 @@ def save_checked(
     except (ConfigError, OSError) as exc:
         return str(exc)
     if rt.engine is not None:
-        rt.engine.config = config
+        rt.engine.use_config(config)
     with rt.store.write() as tx:
         tx.audit(actor, action, details=details)
     return None

@@ -81,6 +81,7 @@ class Link:
     hs_id: str
     sf_object: str
     sf_id: str
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Write:
     sf_id: str | None
     new_base: Mapping[str, str | None]
     associate_company: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def _follow_conversions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> Non
         old = links.by_sf.get(sf.id)
         if old is None or contact_id in links.by_sf:
             continue
-        new = Link(hs_id=old.hs_id, sf_object="Contact", sf_id=contact_id)
+        new = Link(hs_id=old.hs_id, sf_object="Contact", sf_id=contact_id, key=sf.key)
         links.add(new)
         out.relinks.append((old, new))
 
@@ -336,7 +338,7 @@ def _pair_for_sf(
         if any(r.id in links.by_hs for r in hs_index.get(sf.key, [])):
             return None  # the HubSpot record with this key is linked elsewhere: never copy
         return (None, sf.id)
-    new = Link(hs_id=partner.id, sf_object=sf.object, sf_id=sf.id)
+    new = Link(hs_id=partner.id, sf_object=sf.object, sf_id=sf.id, key=sf.key)
     links.add(new)
     out.links.append(new)
     return (partner.id, sf.id)
@@ -366,7 +368,7 @@ def _pair_for_hs(
     kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
     if kept.id in links.by_sf:
         return None  # that Salesforce record belongs to another HubSpot record
-    new = Link(hs_id=hs.id, sf_object=kept.object, sf_id=kept.id)
+    new = Link(hs_id=hs.id, sf_object=kept.object, sf_id=kept.id, key=hs.key)
     links.add(new)
     out.links.append(new)
     return (hs.id, kept.id)
@@ -620,6 +622,7 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
             sf_object=sf_object,
             sf_id=None,
             new_base=_base_after_create(obj, sf_object, hs.values, snapshot),
+            key=hs.key,
         )
     )
     return 1
@@ -762,6 +765,7 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
             sf_id=sf.id,
             new_base=base,
             associate_company=company,
+            key=sf.key,
         )
     )
 

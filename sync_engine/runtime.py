@@ -71,4 +71,10 @@ def build_engine(
     salesforce = SalesforceConnector(make_salesforce_client(settings.salesforce), calls=calls)
     hubspot = HubSpotConnector(make_hubspot_client(settings.hubspot), calls=calls)
     store = store if store is not None else AuditStore(settings.db_path, secrets=settings.secrets)
-    return SyncEngine(config, salesforce=salesforce, hubspot=hubspot, store=store)
+    return SyncEngine(
+        config,
+        salesforce=salesforce,
+        hubspot=hubspot,
+        store=store,
+        config_path=settings.config_path,
+    )

@@ -16,13 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from sync_engine import mirror
 from sync_engine.engine import RunReport, SyncEngine
-from sync_engine.inclusion import matches
-from sync_engine.mapping import MappingContext
-from sync_engine.models import System
-from sync_engine.plan import Link, Plan, Snapshot, plan
-from sync_engine.queries import synced_values_for
+from sync_engine.plan import Plan, Snapshot, plan
 
 MIN_SIZE, MAX_SIZE = 1, 500
 CHUNK = 10  # contacts' writes per progress step
@@ -47,44 +42,8 @@ def _snapshot(engine: SyncEngine, hs_ids: Sequence[str]) -> Snapshot:
     obj = engine.config.object("contact")
     if obj is None:
         raise ValueError("contacts are not synced: no [objects.contact] in the config")
-    schema = engine.schema()
-    with engine.store.read() as conn:
-        chosen = mirror.by_ids(conn, System.HUBSPOT, hs_ids)
-        rows = conn.execute(
-            "SELECT hs_id, sf_object, sf_id FROM id_links WHERE object = 'contact'"
-        ).fetchall()
-        links = tuple(Link(h, o, s) for h, o, s in rows)
-        by_hs = {link.hs_id: link for link in links}
-        keys = {r.key for r in chosen if r.key}
-        sf_records = mirror.by_ids(
-            conn, System.SALESFORCE, {by_hs[r.id].sf_id for r in chosen if r.id in by_hs}
-        )
-        sf_records += mirror.by_keys(conn, System.SALESFORCE, list(obj.targets), keys)
-        pairs = [(r.id, by_hs[r.id].sf_id) for r in chosen if r.id in by_hs]
-        base = synced_values_for(conn, obj.name, pairs)
-        accounts = dict(
-            conn.execute("SELECT hs_id, sf_id FROM id_links WHERE object = 'company'").fetchall()
-        )
-    props = schema.hs_properties.get(obj.hubspot_object, {})
-    included = frozenset(
-        r.id
-        for r in chosen
-        if matches(engine.config.inclusion, r.values, properties=props, record_id=r.id)
-    )
-    return Snapshot(
-        obj=obj,
-        dirty_hs=tuple(chosen),
-        dirty_sf=(),
-        hubspot={r.id: r for r in chosen},
-        salesforce={r.id: r for r in sf_records},
-        links=links,
-        base={hs: values for (hs, _sf), values in base.items()},
-        context=MappingContext.from_config(engine.config, owners=schema.owners),
-        sf_fields=schema.sf_fields,
-        included=included,
-        integration_user_id=schema.integration_user_id,
-        account_for_company=accounts,
-    )
+    snapshot, _considered = engine.snapshot(obj, engine.schema(), only_hs=hs_ids)
+    return snapshot
 
 
 def plan_segment(engine: SyncEngine, hs_ids: Sequence[str]) -> list[Plan]:
@@ -135,7 +94,7 @@ def apply_segment(
     status, message = "failed", None
     try:
         for done, part in enumerate(chunks, start=1):
-            engine._execute(run_id, obj, part, report)  # the engine's audited batch writer
+            engine.execute_plan(run_id, obj, part, report)  # the engine's audited batch writer
             notify(done / len(chunks), f"wrote {report.records_written} records")
         status = "partial" if report.errors else "succeeded"
     except Exception as exc:
@@ -143,7 +102,7 @@ def apply_segment(
         raise
     finally:
         with engine.store.write(run_id=run_id) as tx:
-            engine._flush_calls(tx)
+            engine.flush_calls(tx)
             tx.finish_run(
                 run_id, status=status, message=message, records_written=report.records_written
             )
