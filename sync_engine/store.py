@@ -321,6 +321,26 @@ TABLES: tuple[Table, ...] = (
             details JSON
         """),
     ),
+    Table(  # the activity sync's queue: every activity, its Task, and why it waits (activities.py)
+        "activity_queue",
+        _cols("""
+            key VARCHAR
+            type VARCHAR
+            direction VARCHAR
+            source_id VARCHAR
+            contact_id VARCHAR
+            occurred_at TIMESTAMPTZ
+            payload JSON
+            task JSON
+            status VARCHAR
+            reason VARCHAR
+            sf_id VARCHAR
+            created_day DATE
+            first_seen TIMESTAMPTZ
+            updated_at TIMESTAMPTZ
+            run_id BIGINT
+        """),
+    ),
 )
 TABLE = {t.name: t for t in TABLES}
 
