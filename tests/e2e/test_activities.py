@@ -281,3 +281,38 @@ def test_tasks_go_in_collections_of_200(linked):
             [TASK_UPSERT, report.run_id],
         ).fetchone()
     assert counted == 3
+
+
+def test_only_demo_form_submissions_become_tasks_and_opens_are_projected_first(linked):
+    pair, engine = linked
+    contacts = _linked_contacts(engine, 6)
+    emails = {c: pair.hs_contact(c)["properties"]["email"] for c in contacts[3:6]}
+    for contact, email in emails.items():
+        for form in ("Demo request", "Newsletter signup"):
+            pair.admin(
+                "hubspot",
+                "form-submission",
+                {"email": email, "form_id": f"form-{form[:4]}", "form_name": form},
+            )
+        body = {"type": "OPEN", "contact_id": contact, "email_name": "Digest"}
+        pair.admin("hubspot", "email-event", {**body, "email_campaign_id": "515151"})
+    sync = _sync(
+        engine,
+        _config(
+            engine,
+            form_submissions={"enabled": True, "forms": ("Demo request",)},
+            marketing_emails={"enabled": False, "events": ("OPEN",)},
+        ),
+    )
+    projected = sync.projection("marketing_emails", days=1)
+    assert projected.observed >= len(emails)  # one Task per contact for the digest's opens
+    assert projected.message().startswith("enabling marketing email opens would create about ")
+    before = len(_tasks(pair, "HubSpot_Engagement_Id__c LIKE 'mkt-515151-%'"))
+    report = sync.run()
+    forms = _tasks(pair, "Subject LIKE 'Form submitted: %'")
+    people = _links(engine, "contact")
+    assert report.created == len(forms) == len(emails)
+    assert {t["WhoId"] for t in forms} == {people[c][1] for c in emails}
+    assert all(t["Subject"] == "Form submitted: Demo request" for t in forms)
+    # The projection wrote nothing: the opens are still not Tasks (the type is off).
+    assert len(_tasks(pair, "HubSpot_Engagement_Id__c LIKE 'mkt-515151-%'")) == before == 0
