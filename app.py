@@ -8,7 +8,15 @@ import streamlit as st
 from pages._common import runtime
 
 # (file, title, icon): the navigation, as data.
-PAGES = (("pages/health.py", "Sync health", ":material/monitor_heart:"),)
+PAGES = (
+    ("pages/health.py", "Sync health", ":material/monitor_heart:"),
+    ("pages/inclusion.py", "Inclusion list", ":material/filter_alt:"),
+    ("pages/mappings.py", "Field mappings", ":material/swap_horiz:"),
+    ("pages/errors.py", "Errors", ":material/error:"),
+    ("pages/duplicates.py", "Duplicates and conflicts", ":material/call_split:"),
+    ("pages/segment.py", "Test segment", ":material/science:"),
+    ("pages/history.py", "Record history", ":material/history:"),
+)
 
 st.set_page_config(page_title="LeadBridge", page_icon=":material/sync:", layout="wide")
 runtime()
