@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync_engine import mirror
+from sync_engine import guards, mirror
 from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
 from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
@@ -38,6 +38,7 @@ from sync_engine.errors import (
     classify,
 )
 from sync_engine.inclusion import matches
+from sync_engine.loops import SyncWrite
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
 from sync_engine.models import FieldMeta, PropertyMeta, System
@@ -101,6 +102,18 @@ class SchemaInfo:
     hs_properties: Mapping[str, Mapping[str, PropertyMeta]]
     owners: OwnerDirectory
     integration_user_id: str | None
+    warnings: tuple[SyncError, ...] = ()
+
+
+@dataclass
+class _Allowance:
+    """One cycle's API allowance on one system: the budget's calls, counted from a start."""
+
+    budget: Any
+    start: int
+
+    def left(self, total_now: int) -> int:
+        return max(0, int(self.budget.calls_allowed) - (total_now - self.start))
 
 
 @dataclass
@@ -119,6 +132,7 @@ class RunReport:
     plans: list[Plan] = field(default_factory=list)
     message: str | None = None
     retry_later: set[str] = field(default_factory=set)
+    deferred: int = 0
 
     def summary(self) -> str:
         return (
@@ -150,6 +164,8 @@ class SyncEngine:
         self.clock = clock
         self._schema: SchemaInfo | None = None
         self._retries: list[SyncError] = []
+        self._allowance: dict[str, _Allowance] = {}
+        self.daily_caps: dict[str, int | None] = {}
         for connector in (salesforce, hubspot):
             if connector.on_retry is None:
                 connector.on_retry = self._retry_noter(connector.system)
@@ -198,7 +214,8 @@ class SyncEngine:
         users = self.sf.query_all("SELECT Id, Email, IsActive FROM User")
         owners = OwnerDirectory.build(self.hs.owners(), users, aliases=self.config.owner_aliases)
         info = self.sf.user_info()
-        return SchemaInfo(sf_fields, hs_props, owners, info.get("user_id"))
+        warnings = guards.integration_user_warnings(info, sf_fields=sf_fields, config=self.config)
+        return SchemaInfo(sf_fields, hs_props, owners, info.get("user_id"), tuple(warnings))
 
     # ------------------------------------------------------------------ the cycle
 
@@ -209,17 +226,33 @@ class SyncEngine:
         sf_before, hs_before = self.sf.calls.total("salesforce"), self.hs.calls.total("hubspot")
         schema = self.schema()  # bad config or credentials stop here, before anything is written
         started = self.clock()
+        with self.store.read() as conn:
+            budgets = guards.budgets(conn, self.config, now=started, caps=self.daily_caps)
         with self.store.write() as tx:
             tx.close_interrupted_runs(started_before=started)
             run_id = tx.start_run("dry_run" if dry_run else kind)
+            tx.record_errors([*schema.warnings, *budgets.errors()])
         report = RunReport(run_id=run_id, kind=kind)
+        self._allowance = {  # no cap known yet (nothing reported): the first cycle probes
+            system: _Allowance(budget, self._calls(system))
+            for system, budget in budgets.by_system.items()
+            if budget.cap is not None
+        }
         try:
+            if budgets.paused:  # at a daily cap: no call at all until the day's budget resets
+                report.message = "; ".join(b.reason or b.system for b in budgets.paused)
+                report.status = "partial"
+                return report
             for _ in range(MAX_PASSES):
                 report.records_read += self._read(run_id)
                 worked = self._decide_and_write(run_id, schema, report, dry_run=dry_run)
-                if not worked or dry_run:
+                if not worked or dry_run or report.deferred:
                     break
             report.status = "partial" if report.errors else "succeeded"
+            if report.deferred:
+                report.message = (
+                    f"staged: {report.deferred} records wait for the next cycle's API budget"
+                )
         except FatalError as exc:
             report.status, report.message = "failed", str(exc)
             raise
@@ -238,6 +271,23 @@ class SyncEngine:
                     hs_api_calls=report.hs_api_calls,
                 )
         return report
+
+    def _calls(self, system: str) -> int:
+        return (self.sf if system == "salesforce" else self.hs).calls.total(system)
+
+    def _writes_left(self, system: str) -> int | None:
+        """Write calls this cycle may still make on system (None: unlimited)."""
+        allowance = self._allowance.get(system)
+        return None if allowance is None else allowance.left(self._calls(system))
+
+    def _defer_if_spent(self, system: str, rest: Sequence[Write], report: RunReport) -> bool:
+        """At the end of this cycle's API allowance, leave the rest for the next cycle: their
+        records stay dirty, so a large first load is staged over cycles (and days)."""
+        if self._writes_left(system) != 0:
+            return False
+        report.deferred += len(rest)
+        report.retry_later.update(i for w in rest for i in (w.hs_id, w.sf_id) if i)
+        return True
 
     def _reload_config(self) -> None:
         """Pick up sync.toml saved by another process (the dashboard) since the last cycle; a
@@ -339,8 +389,10 @@ class SyncEngine:
     ) -> bool:
         """Plan and execute every enabled object; True when any record was written."""
         wrote = False
+        held = self._hold_loops(run_id)
         for obj in self._enabled():
             snapshot, considered = self.snapshot(obj, schema)
+            snapshot = replace(snapshot, held=held)
             if not considered:
                 continue
             decided = plan(snapshot)
@@ -355,6 +407,16 @@ class SyncEngine:
                     mirror.mark_processed(tx.conn, system, done)
             wrote = wrote or written > 0
         return wrote
+
+    def _hold_loops(self, run_id: int) -> frozenset[tuple[str, str]]:
+        """Detect fields flipping between the systems (one custom_code error each) and return
+        every field held by an open loop error: those are not synced until a person acts."""
+        with self.store.write(run_id=run_id) as tx:
+            findings = guards.loop_findings(tx.conn, self.config, cycle=run_id)
+            tx.record_errors(guards.loop_errors(findings))
+            window = self.config.guards.loop_window_cycles
+            tx.prune_field_history(before_cycle=run_id - 4 * window)
+            return guards.held_fields(tx.conn) if self.config.guards.loop_detection else frozenset()
 
     def _associate(self, run_id: int, obj: ObjectSync, records: Sequence[Record]) -> int:
         """Keep Contact.AccountId / Opportunity.AccountId as HubSpot company associations.
@@ -558,6 +620,8 @@ class SyncEngine:
         done = 0
         for start in range(0, len(writes), 200):
             chunk = writes[start : start + 200]
+            if self._defer_if_spent("salesforce", writes[start:], report):
+                break
             records = [
                 {**w.values, **({"Id": w.record_id} if op == "update" else {})} for w in chunk
             ]
@@ -625,6 +689,8 @@ class SyncEngine:
         done = 0
         for start in range(0, len(writes), 100):
             chunk = writes[start : start + 100]
+            if self._defer_if_spent("hubspot", writes[start:], report):
+                break
             try:
                 if op == "archive":
                     self.hs.batch_archive(obj.hubspot_object, [w.record_id or "" for w in chunk])
@@ -710,6 +776,23 @@ class SyncEngine:
         tx.set_synced_values(
             SyncedValue(obj.name, hs_id, sf_id, key, value)
             for w, hs_id, sf_id in done
+            for key, value in w.new_base.items()
+        )
+        tx.record_field_history(  # what loop detection compares, in one spelling per field
+            SyncWrite(
+                object=obj.name,
+                hs_id=hs_id,
+                sf_id=sf_id,
+                field=key,
+                system_written=str(system),
+                value=value,
+                at=tx.now,
+                cycle=tx.run_id or 0,
+                origin="sync",
+                sf_object=w.sf_object,
+            )
+            for w, hs_id, sf_id in done
+            if w.op == "update"
             for key, value in w.new_base.items()
         )
         written = [

@@ -104,6 +104,7 @@ class Snapshot:
     company_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     create_limit: int | None = None
     deletion: DeletionPolicy = DeletionPolicy.FLAG
+    held: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -415,8 +416,9 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
     }
     merge = merge_record(base, hs_values, sf_values, obj, sf.object, context=snapshot.context)
     pushing = snapshot.included is None or hs.id in snapshot.included
-    sf_decisions = [d for d in merge.decisions if d.action is Action.WRITE_SALESFORCE and pushing]
-    hs_decisions = [d for d in merge.decisions if d.action is Action.WRITE_HUBSPOT]
+    free = [d for d in merge.decisions if (hs.id, d.field) not in snapshot.held]  # loop holds
+    sf_decisions = [d for d in free if d.action is Action.WRITE_SALESFORCE and pushing]
+    hs_decisions = [d for d in free if d.action is Action.WRITE_HUBSPOT]
     sf_decisions = _precheck(snapshot, sf, hs, sf_decisions, out)
     moved = _company_change(snapshot, hs, sf, base) if pushing else None
     if moved is not None:
