@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="health summary", description="Print the health summary from DuckDB."
     )
     status.set_defaults(handler=cmd_status)
+    from sync_engine.bench import add_parser as add_bench
+
+    add_bench(sub, count=_count, positive=_positive)
     return parser
 
 
