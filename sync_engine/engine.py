@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_engine import guards, mirror
+from sync_engine.activities import ActivitySync
 from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
 from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
@@ -162,6 +163,9 @@ class SyncEngine:
         self.hs = hubspot
         self.store = store
         self.clock = clock
+        self.activities = ActivitySync(
+            config, salesforce=salesforce, hubspot=hubspot, store=store, clock=clock
+        )
         self._schema: SchemaInfo | None = None
         self._retries: list[SyncError] = []
         self._allowance: dict[str, _Allowance] = {}
@@ -211,7 +215,7 @@ class SyncEngine:
         problems = validate_against_schema(self.config, sf_fields, hs_props)
         if problems:
             raise ConfigurationError("; ".join(str(p) for p in problems))
-        users = self.sf.query_all("SELECT Id, Email, IsActive FROM User")
+        users = self.sf.query_all("SELECT Id, Name, Email, IsActive FROM User")
         owners = OwnerDirectory.build(self.hs.owners(), users, aliases=self.config.owner_aliases)
         info = self.sf.user_info()
         warnings = guards.integration_user_warnings(info, sf_fields=sf_fields, config=self.config)
@@ -248,6 +252,11 @@ class SyncEngine:
                 worked = self._decide_and_write(run_id, schema, report, dry_run=dry_run)
                 if not worked or dry_run or report.deferred:
                     break
+            if not report.deferred and self._activities_on():
+                done = self.activities.run(run_id, dry_run=dry_run)
+                report.records_read += done.read
+                report.records_written += done.created + done.updated + done.to_hubspot
+                report.errors += done.errors
             report.status = "partial" if report.errors else "succeeded"
             if report.deferred:
                 report.message = (
@@ -272,6 +281,9 @@ class SyncEngine:
                 )
         return report
 
+    def _activities_on(self) -> bool:
+        return any(a.enabled or a.to_hubspot for a in self.config.activities)
+
     def _calls(self, system: str) -> int:
         return (self.sf if system == "salesforce" else self.hs).calls.total(system)
 
@@ -295,13 +307,14 @@ class SyncEngine:
         stamp = _mtime(self.config_path)
         if self.config_path is None or stamp == self._config_stamp:
             return
-        self.config = load_config(self.config_path)
+        self.config = self.activities.config = load_config(self.config_path)
         self._config_stamp = stamp
         self._schema = None  # re-validate the new mappings against both schemas
 
     def use_config(self, config: SyncConfig) -> None:
         """Adopt a config saved in this process (the next cycle re-validates it)."""
         self.config = config
+        self.activities.config = config
         self._config_stamp = _mtime(self.config_path)
         self._schema = None
 
@@ -326,6 +339,8 @@ class SyncEngine:
         now = self.clock()
         with self.store.write(run_id=run_id) as tx:
             mirror.upsert(tx.conn, records, now=now)
+            if records and self.config.guards.duplicate_detection:
+                tx.record_duplicates(guards.scan_duplicates(tx.conn))
             for (system, obj), stamp, last_id in _new_cursors(records):
                 tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
             self.flush_calls(tx)

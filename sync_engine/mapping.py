@@ -95,12 +95,15 @@ class OwnerDirectory:
     """HubSpot owners and Salesforce users matched by email (the article's owner pitfall).
 
     aliases: HubSpot owner email -> Salesforce user email, for people whose emails differ.
+    names: email -> display name on each side, so a refusal names both people involved.
     """
 
     hubspot_emails: Mapping[str, str] = field(default_factory=dict)
     salesforce_emails: Mapping[str, str] = field(default_factory=dict)
     inactive_salesforce: frozenset[str] = frozenset()
     aliases: Mapping[str, str] = field(default_factory=dict)
+    hubspot_names: Mapping[str, str] = field(default_factory=dict)
+    salesforce_names: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -110,17 +113,39 @@ class OwnerDirectory:
         *,
         aliases: Iterable[tuple[str, str]] = (),
     ) -> OwnerDirectory:
-        """From the owners API (`id`, `email`, `archived`) and User rows (`Id`, `Email`,
-        `IsActive`); archived owners are left out."""
+        """From the owners API (`id`, `email`, `archived`, names) and User rows (`Id`, `Email`,
+        `IsActive`, `Name`); archived owners are left out."""
+        owners = list(hubspot_owners)
         hs = {
             str(o["id"]): email
-            for o in hubspot_owners
+            for o in owners
             if not o.get("archived") and (email := normalize_email(o.get("email")))
+        }
+        hs_names = {
+            email: f"{o.get('firstName') or ''} {o.get('lastName') or ''}".strip() or email
+            for o in owners
+            if (email := normalize_email(o.get("email")))
         }
         users = list(salesforce_users)
         sf = {str(u["Id"]): email for u in users if (email := normalize_email(u.get("Email")))}
+        sf_names = {
+            email: str(u.get("Name") or email)
+            for u in users
+            if (email := normalize_email(u.get("Email")))
+        }
         inactive = frozenset(str(u["Id"]) for u in users if u.get("IsActive") is False)
-        return cls(hs, sf, inactive, {a.lower(): b.lower() for a, b in aliases})
+        return cls(hs, sf, inactive, {a.lower(): b.lower() for a, b in aliases}, hs_names, sf_names)
+
+    def _hs_person(self, email: str) -> str:
+        return f"HubSpot owner {self.hubspot_names.get(email, email)} ({email})"
+
+    def _sf_person(self, email: str) -> str:
+        return f"Salesforce user {self.salesforce_names.get(email, email)} ({email})"
+
+    def _namesake(self, name: str, names: Mapping[str, str], label: str) -> str:
+        """`; <label> <name> uses <email>` when the other system has someone of that name."""
+        match = next((e for e, n in names.items() if n.lower() == name.lower()), None)
+        return f"; {label} {name} uses {match}" if match else ""
 
     def salesforce_email_for_owner(self, owner_id: str) -> str:
         email = self.hubspot_emails.get(owner_id)
@@ -142,15 +167,19 @@ class OwnerDirectory:
     def user_for_email(self, email: str) -> str:
         found = [uid for uid, e in self.salesforce_emails.items() if e == email]
         active = [uid for uid in found if uid not in self.inactive_salesforce]
+        reverse = {sf: hs for hs, sf in self.aliases.items()}
+        owner = self._hs_person(reverse.get(email, email))
         if not found:
+            name = self.hubspot_names.get(reverse.get(email, email), "")
+            other = self._namesake(name, self.salesforce_names, "Salesforce user") if name else ""
             raise _Refused(
-                f"no Salesforce user has the email {email}",
+                f"{owner} has no Salesforce user with the email {email}{other}",
                 "give the Salesforce user the same email as the HubSpot owner, "
                 "or add it under [owners.aliases] in sync.toml",
             )
         if not active:
             raise _Refused(
-                f"the Salesforce user with email {email} is inactive",
+                f"{owner} matches {self._sf_person(email)}, who is inactive",
                 "reassign the record in HubSpot or reactivate the Salesforce user",
             )
         return active[0]
@@ -160,8 +189,13 @@ class OwnerDirectory:
         wanted = reverse.get(email, email)
         found = next((oid for oid, e in self.hubspot_emails.items() if e == wanted), None)
         if found is None:
+            name = self.salesforce_names.get(email, "")
+            other = self._namesake(name, self.hubspot_names, "HubSpot owner") if name else ""
+            inactive = wanted in self.hubspot_names and wanted not in self.hubspot_emails.values()
+            state = " (archived in HubSpot)" if inactive else ""
             raise _Refused(
-                f"no HubSpot owner has the email {wanted}",
+                f"{self._sf_person(email)} has no active HubSpot owner with the email "
+                f"{wanted}{state}{other}",
                 "add the person as a HubSpot owner with the same email, "
                 "or add an alias under [owners.aliases] in sync.toml",
             )

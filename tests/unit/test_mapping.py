@@ -273,11 +273,12 @@ def test_owner_maps_by_email_case_insensitively_and_through_aliases() -> None:
     [
         ("from_hubspot", "103", "HubSpot owner 103 is unknown or archived"),
         ("to_salesforce", "left@brightwave.io", "is inactive"),
-        ("to_salesforce", "nobody@brightwave.io", "no Salesforce user has the email"),
-        ("to_hubspot", "left@brightwave.io", "no HubSpot owner has the email"),
+        ("to_salesforce", "nobody@brightwave.io", "has no Salesforce user with the email"),
+        ("to_hubspot", "left@brightwave.io", "has no active HubSpot owner with the email"),
     ],
 )
 def test_owner_problems_are_reported_with_a_fix(step: str, value: str, reason: str) -> None:
+    """Each refusal names the people on both sides it concerns, and the fix."""
     functions = {
         "from_hubspot": canonical_from_hubspot,
         "to_salesforce": canonical_to_salesforce,
@@ -461,3 +462,17 @@ def test_seeded_lead_sources_outside_the_map_become_issues_with_a_fix() -> None:
     assert refused and len(refused) < len(sources)
     for value, issue in refused.items():
         assert issue is not None and f'add "{value}" = "<Salesforce value>"' in issue.fix
+
+
+def test_an_owner_mismatch_names_both_people() -> None:
+    directory = OwnerDirectory.build(
+        [{"id": "7", "email": "t.blankenship@brightwave.io", "firstName": "Tom", "lastName": "B"}],
+        [{"Id": "0055g0000000001AAA", "Email": "tblankenship@brightwave.com", "Name": "Tom B"}],
+    )
+    context = MappingContext(owners=directory)
+    sf_side = canonical_from_salesforce(owner(), "0055g0000000001AAA", context).value
+    refused = canonical_to_hubspot(owner(), sf_side, context).issue
+    assert refused is not None
+    assert "Salesforce user Tom B (tblankenship@brightwave.com)" in refused.reason
+    assert "HubSpot owner Tom B uses t.blankenship@brightwave.io" in refused.reason
+    assert "[owners.aliases]" in refused.fix
