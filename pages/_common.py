@@ -146,13 +146,26 @@ def cached_timeline(db_path: str, email: str) -> pd.DataFrame:
     return queries.person_timeline(store_at(db_path), email)
 
 
-@st.cache_data(ttl=600, max_entries=4, show_spinner="Loading contacts from the engine's copy…")
+@st.cache_resource(ttl=600, max_entries=2, show_spinner="Loading contacts from the engine's copy…")
 def cached_contacts(db_path: str, version: tuple[Any, ...]) -> pd.DataFrame:
-    """The mirror's HubSpot contacts, rebuilt only when the mirror changes (version)."""
+    """The mirror's HubSpot contacts, rebuilt only when the mirror changes (version).
+
+    A shared resource, not cache_data: cache_data unpickles a copy on every rerun, about a second
+    for 100,000 contacts. Pages treat it as read-only (filters make new frames)."""
     from sync_engine import preview
 
     store = store_at(db_path)
     return preview.contacts_frame(store, columns=preview.mirror_properties(store))
+
+
+@st.cache_resource(ttl=600, max_entries=2, show_spinner=False)
+def mask_cache(db_path: str, version: tuple[Any, ...]) -> Any:
+    """Each criterion's mask over that version's contacts frame (preview.MaskCache), kept between
+    reruns and shared by the inclusion and segment pages: editing one criterion re-evaluates
+    that one only."""
+    from sync_engine import preview
+
+    return preview.MaskCache(cached_contacts(db_path, version))
 
 
 def clear_reads() -> None:

@@ -17,6 +17,7 @@ from pages._common import (
     db,
     first_sync_note,
     flash,
+    mask_cache,
     runtime,
     show_flash,
     store_at,
@@ -190,7 +191,12 @@ if missing:
         + ": the preview counts them blank until the engine reads them."
     )
 result = preview.preview(
-    frame, group, active_config().inclusion, properties=props, linked=linked(path, version)
+    frame,
+    group,
+    active_config().inclusion,
+    properties=props,
+    linked=linked(path, version),
+    cache=mask_cache(path, version),
 )
 show_preview(result, frame)
 save_panel(group, result)

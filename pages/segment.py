@@ -14,15 +14,18 @@ from pages._common import (
     contact_properties,
     db,
     first_sync_note,
+    mask_cache,
     runtime,
     store_at,
 )
 from sync_engine import preview, queries, segment, ui_state
 
 
-def choose(frame: Any) -> list[str]:
+def choose(frame: Any, cache: preview.MaskCache) -> list[str]:
     rt = runtime()
-    mask = preview.evaluate_frame_for(frame, active_config().inclusion, contact_properties())
+    mask = preview.evaluate_frame_for(
+        frame, active_config().inclusion, contact_properties(), cache=cache
+    )
     pool = frame[mask]
     cols = st.columns(4)
     size = cols[0].number_input("Contacts", min_value=50, max_value=100, value=50, step=10)
@@ -98,11 +101,10 @@ if first_sync_note(path):
 if runtime().engine is None:
     st.error("No connection to the systems: a segment cannot be planned. See Sync health.")
     st.stop()
-frame = cached_contacts(
-    path, queries.mirror_version(store_at(path), system="hubspot", object="contacts")
-)
+version = queries.mirror_version(store_at(path), system="hubspot", object="contacts")
+frame = cached_contacts(path, version)
 show_report()
-ids = choose(frame)
+ids = choose(frame, mask_cache(path, version))
 if not ids:
     st.info("Pick contacts to start: a random set of qualifying contacts, optionally filtered.")
     st.stop()

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +31,7 @@ from sync_engine.inclusion import (
     Join,
     Operator,
     evaluate_frame,
+    property_type,
 )
 from sync_engine.models import PropertyMeta
 from sync_engine.store import AuditStore
@@ -123,6 +125,46 @@ class Preview:
         return not self.added and not self.removed
 
 
+class MaskCache:
+    """The mask of each single criterion over one frame, kept between reruns.
+
+    Editing one criterion in the builder then costs one column's evaluation, not every
+    criterion's twice (draft and active): over 100,000 contacts a criterion takes 20-100 ms (an
+    email has_property, with one distinct value per row, is the slowest). Groups are combined
+    here exactly as `inclusion.evaluate_frame` combines them: AND starts true, OR false. Bound to
+    one frame: build a new cache when the frame is rebuilt."""
+
+    def __init__(self, frame: pd.DataFrame, *, max_entries: int = 64) -> None:
+        self.frame = frame
+        self.max_entries = max_entries
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
+
+    def evaluate(self, criteria: Group | Criterion, properties: Mapping[str, PropertyMeta]) -> Any:
+        if isinstance(criteria, Criterion):
+            return self._leaf(criteria, properties)
+        join = np.logical_and if criteria.join is Join.AND else np.logical_or
+        result = np.full(len(self.frame), criteria.join is Join.AND)
+        for item in (*criteria.criteria, *criteria.groups):
+            result = join(result, self.evaluate(item, properties))
+        return result
+
+    def _leaf(self, criterion: Criterion, properties: Mapping[str, PropertyMeta]) -> np.ndarray:
+        key = (repr(criterion), property_type(criterion, properties))
+        found = self._masks.get(key)
+        if found is None:
+            found = evaluate_frame(
+                criterion, self.frame, properties=properties, id_column=ID_COLUMN
+            ).to_numpy()
+            if len(self._masks) >= self.max_entries:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = found
+        return found
+
+    def series(self, criteria: Group, properties: Mapping[str, PropertyMeta]) -> pd.Series:
+        mask = self.evaluate(criteria, properties)
+        return pd.Series(mask, index=self.frame.index, dtype=bool)
+
+
 def preview(
     frame: pd.DataFrame,
     draft: Group,
@@ -130,10 +172,13 @@ def preview(
     *,
     properties: Mapping[str, PropertyMeta],
     linked: Collection[str] = frozenset(),
+    cache: MaskCache | None = None,
 ) -> Preview:
-    """Evaluate draft and active criteria over the frame (vectorised, per distinct value)."""
-    mask = evaluate_frame(draft, frame, properties=properties, id_column=ID_COLUMN)
-    before = evaluate_frame(active, frame, properties=properties, id_column=ID_COLUMN)
+    """Evaluate draft and active criteria over the frame (vectorised, per distinct value; with a
+    cache bound to this frame, only the criteria not evaluated before)."""
+    cache = cache if cache is not None and cache.frame is frame else MaskCache(frame)
+    mask = cache.series(draft, properties)
+    before = mask if draft == active else cache.series(active, properties)
     ids = frame[ID_COLUMN]
     added = tuple(ids[mask & ~before])
     removed = tuple(ids[before & ~mask])
@@ -256,7 +301,13 @@ def _criteria(rows: Iterable[Row]) -> tuple[Criterion, ...]:
 
 
 def evaluate_frame_for(
-    frame: pd.DataFrame, criteria: Group, properties: Mapping[str, PropertyMeta]
+    frame: pd.DataFrame,
+    criteria: Group,
+    properties: Mapping[str, PropertyMeta],
+    *,
+    cache: MaskCache | None = None,
 ) -> pd.Series:
     """Who qualifies under criteria (the segment page's pool)."""
+    if cache is not None and cache.frame is frame:
+        return cache.series(criteria, properties)
     return evaluate_frame(criteria, frame, properties=properties, id_column=ID_COLUMN)
