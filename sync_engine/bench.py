@@ -358,11 +358,21 @@ class _Child:
                 break
         return {"cycles": list(self.cycles)}
 
-    def do_idle(self, *, cycles: int) -> dict[str, Any]:
+    def do_idle(self, *, cycles: int, profile: str | None) -> dict[str, Any]:
         start = len(self.cycles)
+        meter = self.meter or Meter(self.engine, sample=0)
+        meter.endpoints.clear()
         for _ in range(cycles):
-            self.engine.run_once()
-        return {"cycles": self.cycles[start:]}
+            if profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.runcall(self.engine.run_once)
+                profiler.dump_stats(profile)
+            else:
+                self.engine.run_once()
+        endpoints = [[s, e, n] for (s, e), n in meter.endpoints.items()]
+        return {"cycles": self.cycles[start:], "endpoints": endpoints}
 
     def do_links(self, *, count: int) -> dict[str, Any]:
         """Linked contacts a person may edit and expect to see synced: no open error on either
@@ -720,7 +730,7 @@ def _run_phases(
         f"{initial['seconds']:.1f} s ({initial['passes']} read passes)"
     )
     settle = engine.ask("settle", max_cycles=5)
-    idle = engine.ask("idle", cycles=3)
+    idle = engine.ask("idle", cycles=3, profile=f"{profile}.idle" if profile else None)
     links = engine.ask("links", count=max(options.edits, 1))["links"]
     schedule = engine.ask("start")["schedule"]
     log(f"quiet period: {options.quiet_s:.0f} s at the default schedule")
@@ -736,6 +746,7 @@ def _run_phases(
         "initial": initial,
         "settle": settle["cycles"],
         "idle": idle["cycles"],
+        "idle_endpoints": idle["endpoints"],
         "schedule": schedule,
         "quiet": [c for c in cycles if c["at"] < quiet_end],
         "flowing": [c for c in cycles if c["at"] >= quiet_end],
@@ -784,6 +795,7 @@ def _assemble(
     minimum = minimum_calls(work)
     single = minimum_calls(work, single_pass=True)
     writes = _records_written(work)
+    pairs = _associations_written(work)
     systems = ("salesforce", "hubspot")
     calls = {
         s: {
@@ -796,6 +808,7 @@ def _assemble(
             "per_1000_written": per_thousand(sync_calls[s] + setup_calls[s], written),
             "minimum_per_1000_written": per_thousand(minimum[s] + setup_calls[s], written),
             "records_written": writes[s],
+            "pairs": pairs[s],
         }
         for s in systems
     }
@@ -834,6 +847,10 @@ def _assemble(
             if idle
             else None,
             "max_interval_s": schedule["max_interval_s"],
+            "endpoints_per_cycle": {
+                f"{system} {endpoint}": round(n / max(1, len(idle)), 2)
+                for system, endpoint, n in raw["idle_endpoints"]
+            },
             "sf_calls_per_day": cycles_per_day * idle_sf,
             "hs_calls_per_day": cycles_per_day * idle_hs,
             "quiet_period_s": options.quiet_s,
@@ -884,7 +901,7 @@ def _baseline_figures(
         sample = baseline.get(system) or {}
         engine_total = figures["sync_calls"] + figures["setup_calls"]
         write_calls = sum_write_calls(initial, system)
-        naive = engine_total - write_calls + figures["records_written"]
+        naive = engine_total - write_calls + figures["records_written"] + figures["pairs"]
         total_calls += naive
         engine_calls += engine_total
         per_record = sample["seconds"] / sample["records"] if sample.get("records") else 0.0
@@ -918,6 +935,15 @@ def _records_written(work: Sequence[Work]) -> dict[str, int]:
     found: Counter[str] = Counter()
     for w in work:
         if w.kind == "write" and w.op not in ("associate", "associations_read"):
+            found[w.system] += w.records
+    return {"salesforce": found["salesforce"], "hubspot": found["hubspot"]}
+
+
+def _associations_written(work: Sequence[Work]) -> dict[str, int]:
+    """Association pairs written (one call each for a one-record-per-call strategy)."""
+    found: Counter[str] = Counter()
+    for w in work:
+        if w.kind == "write" and w.op == "associate":
             found[w.system] += w.records
     return {"salesforce": found["salesforce"], "hubspot": found["hubspot"]}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,6 +66,8 @@ BATCH_SIZE = 100  # HubSpot batch endpoints accept at most 100 inputs
 ASSOCIATION_BATCH = 1000  # v4 association batch endpoints take up to 1,000 inputs
 SEARCH_PAGE = 200  # search pages hold at most 200 results
 SEARCH_CAP = 10_000  # search never pages past 10,000 results
+SEARCH_WINDOW_S = 1.0  # the search limit counts requests per rolling second
+SEARCH_MARGIN_S = 0.1  # send-to-arrival jitter allowed for when pacing searches
 
 LAST_MODIFIED = {"contacts": "lastmodifieddate"}  # every other object: hs_lastmodifieddate
 
@@ -158,8 +161,8 @@ class HubSpotConnector:
         self._sleep = sleep
         self.on_retry = on_retry
         self._timeout = timeout
-        self.search_interval = 1 / search_per_second
-        self._next_search = 0.0
+        self.search_per_second = max(1, int(search_per_second))
+        self._recent_searches: deque[float] = deque(maxlen=self.search_per_second)
         self._pace_lock = threading.Lock()
 
     # -- plumbing
@@ -209,12 +212,19 @@ class HubSpotConnector:
             ) from None
 
     def _pace_search(self) -> None:
-        """HubSpot allows a few search requests per second per token: wait instead of a 429."""
+        """HubSpot allows a few search requests per rolling second per token: wait instead of a
+        429. A cycle's first searches go at once (an idle poll of three objects never waits);
+        the next waits until the oldest of the last `search_per_second` is a second and a margin
+        old, the margin covering the jitter between sending a request and HubSpot counting it
+        (a plain 1/rate spacing met a 429 and a wasted call every ~15 searches, measured by the
+        bench at 10,000 contacts)."""
         with self._pace_lock:
-            wait = self._next_search - time.monotonic()
-            if wait > 0:
-                self._sleep(wait)
-            self._next_search = time.monotonic() + self.search_interval
+            recent = self._recent_searches
+            if len(recent) == recent.maxlen:
+                wait = recent[0] + SEARCH_WINDOW_S + SEARCH_MARGIN_S - time.monotonic()
+                if wait > 0:
+                    self._sleep(wait)
+            recent.append(time.monotonic())
 
     def _call(
         self, endpoint: str, expect: tuple[int, ...], fn: Callable[..., Any], *a: Any, **kw: Any
