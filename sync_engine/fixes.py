@@ -274,7 +274,8 @@ def add_value_map_entry(
     rt: Any, map_name: str, hubspot_value: str, salesforce_value: str, *, actor: str
 ) -> FixResult:
     """Add hubspot_value -> salesforce_value to a value map (refused, with the allowed values,
-    when the target lacks it), then retry every open error that map caused."""
+    when the target lacks it), then retry the open errors of that value on the map's fields
+    (other values of the field would only be refused again)."""
     config = rt.engine.config if rt.engine is not None else None
     if config is None:
         return FixResult(False, "No configuration loaded: nothing saved.")
@@ -295,7 +296,13 @@ def add_value_map_entry(
         return FixResult(False, f"Refused, nothing saved: {problem}")
     fields = _fields_using(updated, map_name)
     errors = (
-        _open_errors(rt, "list_contains(?::VARCHAR[], field)", [sorted(fields)]) if fields else []
+        _open_errors(
+            rt,
+            "list_contains(?::VARCHAR[], field) AND (value IS NULL OR lower(value) = lower(?))",
+            [sorted(fields), hubspot_value.strip()],
+        )
+        if fields
+        else []
     )
     if errors:
         with rt.store.write() as tx:
@@ -396,8 +403,11 @@ def mark_not_duplicate(rt: Any, cluster_id: str, *, actor: str) -> FixResult:
 
 
 def override_conflict(rt: Any, conflict: Mapping[str, Any], *, actor: str) -> FixResult:
-    """Make the losing value win: write it to the winner's side through the connector, record the
-    change (reason `override`) and the new agreed value."""
+    """Make the losing value win, on both sides: the cycle that settled the conflict already
+    copied the winner's value to the loser's record, so writing the winner's record alone would
+    leave the systems disagreeing (and the next read of the loser's record would undo the
+    override). Both values are converted and checked before anything is written; the changes are
+    recorded (reason `override`) with the new agreed value, and the person in audit_log."""
     engine = rt.engine
     if engine is None:
         return FixResult(False, "No connection to the systems: nothing written.")
@@ -405,76 +415,74 @@ def override_conflict(rt: Any, conflict: Mapping[str, Any], *, actor: str) -> Fi
     mapping = _mapping_for(obj, hubspot=str(conflict["field"])) if obj is not None else None
     if obj is None or mapping is None:
         return FixResult(False, f"No mapping for {conflict['field']}: nothing written.")
-    to_salesforce = conflict["winner"] == "salesforce"
-    value = conflict["hs_value"] if to_salesforce else conflict["sf_value"]
+    value = conflict["hs_value"] if conflict["winner"] == "salesforce" else conflict["sf_value"]
     context = MappingContext.from_config(engine.config, owners=engine.schema().owners)
-    converted = (
-        canonical_to_salesforce(mapping, value, context)
-        if to_salesforce
-        else canonical_to_hubspot(mapping, value, context)
-    )
-    if converted.issue is not None:
-        return FixResult(False, f"The value cannot be sent: {converted.issue}")
-    sf_object = str(conflict.get("sf_object") or SF_PREFIXES.get(str(conflict["sf_id"])[:3]))
-    source = (
-        SourceField(System.SALESFORCE, sf_object, str(conflict["sf_id"]), mapping.salesforce)
-        if to_salesforce
-        else SourceField(
-            System.HUBSPOT, obj.hubspot_object, str(conflict["hs_id"]), mapping.hubspot
-        )
-    )
-    problem = _write_source(engine, source, converted.value)
-    if problem:
-        return FixResult(False, f"{source.system} refused the value: {problem}")
+    writes = []
+    for target in _override_order(conflict):
+        convert = canonical_to_salesforce if target is System.SALESFORCE else canonical_to_hubspot
+        converted = convert(mapping, value, context)
+        if converted.issue is not None:
+            return FixResult(False, f"The value cannot be sent to {target}: {converted.issue}")
+        writes.append((_override_target(conflict, obj, mapping, target), converted.value))
+    for done, (source, sent) in enumerate(writes):
+        problem = _write_source(engine, source, sent)
+        if problem:
+            note = " (the first system was written; retry to finish)" if done else ""
+            return FixResult(False, f"{source.system} refused the value: {problem}{note}")
     with rt.store.write() as tx:
-        _record_override(tx, conflict, mapping, value, to_salesforce=to_salesforce, actor=actor)
+        _record_override(tx, conflict, mapping, value, actor=actor)
     return FixResult(
-        True, f"{source.field} of {source.object} {source.record_id} set to {value!r}."
+        True,
+        f"{mapping.hubspot} of {obj.name} {conflict['hs_id']} set to {value!r} in both systems.",
     )
+
+
+def _override_order(conflict: Mapping[str, Any]) -> tuple[System, System]:
+    """The winner's system first (where the override matters), then the loser's (restored)."""
+    if conflict["winner"] == "salesforce":
+        return (System.SALESFORCE, System.HUBSPOT)
+    return (System.HUBSPOT, System.SALESFORCE)
+
+
+def _override_target(
+    conflict: Mapping[str, Any], obj: ObjectSync, mapping: FieldMapping, system: System
+) -> SourceField:
+    if system is System.SALESFORCE:
+        sf_object = str(conflict.get("sf_object") or SF_PREFIXES.get(str(conflict["sf_id"])[:3]))
+        return SourceField(system, sf_object, str(conflict["sf_id"]), mapping.salesforce)
+    return SourceField(system, obj.hubspot_object, str(conflict["hs_id"]), mapping.hubspot)
 
 
 def _record_override(
-    tx: Any,
-    conflict: Mapping[str, Any],
-    mapping: FieldMapping,
-    value: Any,
-    *,
-    to_salesforce: bool,
-    actor: str,
+    tx: Any, conflict: Mapping[str, Any], mapping: FieldMapping, value: Any, *, actor: str
 ) -> None:
+    to_salesforce = conflict["winner"] == "salesforce"
     old = conflict["sf_value"] if to_salesforce else conflict["hs_value"]
+    ids = {"hs_id": str(conflict["hs_id"]), "sf_id": str(conflict["sf_id"])}
     tx.record_changes(
         [
             FieldChange(
                 object=str(conflict["object"]),
-                direction="hubspot_to_salesforce" if to_salesforce else "salesforce_to_hubspot",
-                field=mapping.salesforce if to_salesforce else mapping.hubspot,
+                direction=direction,
+                field=mapping.salesforce if direction.endswith("salesforce") else mapping.hubspot,
                 old_value=old,
                 new_value=value,
-                hs_id=str(conflict["hs_id"]),
-                sf_id=str(conflict["sf_id"]),
                 reason="override",
                 sf_object=conflict.get("sf_object"),
                 source_field=mapping.hubspot if to_salesforce else mapping.salesforce,
+                **ids,
             )
+            for direction in ("hubspot_to_salesforce", "salesforce_to_hubspot")
         ]
     )
     tx.set_synced_values(
-        [
-            SyncedValue(
-                str(conflict["object"]),
-                str(conflict["hs_id"]),
-                str(conflict["sf_id"]),
-                mapping.key,
-                value,
-            )
-        ]
+        [SyncedValue(str(conflict["object"]), ids["hs_id"], ids["sf_id"], mapping.key, value)]
     )
     tx.audit(
         actor,
         "conflict_override",
         object=str(conflict["object"]),
-        record_id=str(conflict["hs_id"]),
+        record_id=ids["hs_id"],
         details={
             "field": mapping.hubspot,
             "winner_was": conflict["winner"],
