@@ -587,6 +587,12 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
     for issue in mapped.issues:
         out.refusals.append(_creation_refusal(snapshot, issue, hs, sf_object))
     values = {**dict(obj.salesforce_defaults), **mapped.non_blank(), **extra}
+    owner, refused = _creation_owner(snapshot, hs, sf_object)
+    if refused is not None:
+        out.refusals.append(refused)
+        return 0
+    if owner:
+        values["OwnerId"] = owner
     missing = _missing_required(snapshot.sf_fields.get(sf_object, {}), values)
     if missing:
         out.refusals.append(
@@ -661,6 +667,41 @@ def _creation_target(snapshot: Snapshot, hs: Record) -> tuple[str, dict[str, Any
     if not str(hs.values.get("company") or "").strip():
         extra["Company"] = obj.placeholder_company
     return "Lead", extra, None
+
+
+def _creation_owner(
+    snapshot: Snapshot, hs: Record, sf_object: str
+) -> tuple[str | None, Refusal | None]:
+    """The Salesforce owner of a record created from HubSpot: the user whose email matches the
+    HubSpot owner's, whatever the field's direction (a record must never land on the integration
+    user). A mismatch or an inactive user refuses the create, naming both people."""
+    from sync_engine.mapping import canonical_from_hubspot, canonical_to_salesforce
+    from sync_engine.models import Transform
+
+    for mapping in snapshot.obj.mappings_for(sf_object):
+        if mapping.transform is not Transform.OWNER_BY_EMAIL or not hs.values.get(mapping.hubspot):
+            continue
+        converted = canonical_from_hubspot(mapping, hs.values[mapping.hubspot], snapshot.context)
+        if converted.ok:
+            converted = canonical_to_salesforce(mapping, converted.value, snapshot.context)
+        if converted.ok:
+            return converted.value, None
+        issue = converted.issue
+        assert issue is not None
+        return None, Refusal(
+            system=System.SALESFORCE,
+            object=sf_object,
+            record_id=None,
+            category="permissions",
+            code="OWNER_NOT_MATCHED",
+            message=f"{snapshot.obj.hubspot_object} {hs.id} ({hs.key}) is not created as a "
+            f"{sf_object}: {issue.reason}",
+            field=mapping.salesforce,
+            value=hs.values.get(mapping.hubspot),
+            fix=issue.fix,
+            payload={"hs_id": hs.id},
+        )
+    return None, None
 
 
 def _missing_required(fields: Mapping[str, FieldMeta], values: Mapping[str, Any]) -> list[str]:
