@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from pages._common import (
@@ -50,28 +52,36 @@ def filters(path: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...
     return tuple(category), tuple(status), tuple(obj)
 
 
+def _text(value: object) -> str:
+    """A cell as text: blank for None and for pandas' NaN (not "nan")."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def fix_panel(error: dict) -> None:
     rt = runtime()
-    st.subheader(f"Error {error['error_id']}")
+    error_id = int(error["error_id"])
+    key = f"fix_{error_id}"  # widgets per error: another error's draft never carries over
+    value = _text(error.get("value"))
+    st.subheader(f"Error {error_id} ({error['status']})")
     st.text(error["message"])
-    st.text(f"Suggested fix: {error.get('suggested_fix') or '—'}")
+    st.text(f"Suggested fix: {_text(error.get('suggested_fix')) or '—'}")
     one, two, three = st.columns(3)
     with one.popover("Edit the value and retry"):
-        value = st.text_input("Corrected value", value=str(error.get("value") or ""))
-        if st.button("Confirm: write it to the source record", type="primary"):
-            done(fixes.set_value_and_retry(rt, int(error["error_id"]), value, actor=actor()))
+        corrected = st.text_input("Corrected value", value=value, key=f"{key}_value")
+        if st.button("Confirm: write it to the source record", type="primary", key=f"{key}_set"):
+            done(fixes.set_value_and_retry(rt, error_id, corrected, actor=actor()))
     with two.popover("Add a value-map entry"):
         maps = [v.name for v in rt.engine.config.value_maps] if rt.engine else []
-        name = st.selectbox("Value map", maps)
-        hs_value = st.text_input("HubSpot value", value=str(error.get("value") or ""))
-        sf_value = st.text_input("Salesforce value")
-        if st.button("Confirm: save to sync.toml and retry", type="primary"):
+        name = st.selectbox("Value map", maps, key=f"{key}_map")
+        hs_value = st.text_input("HubSpot value", value=value, key=f"{key}_hs")
+        sf_value = st.text_input("Salesforce value", key=f"{key}_sf")
+        if st.button("Confirm: save to sync.toml and retry", type="primary", key=f"{key}_add"):
             done(fixes.add_value_map_entry(rt, name, hs_value, sf_value, actor=actor()))
     with three:
-        if st.button("Retry this error"):
-            done(fixes.retry_error(rt, int(error["error_id"]), actor=actor()))
-        if st.button("Ignore this error"):
-            done(fixes.ignore_error(rt, int(error["error_id"]), actor=actor()))
+        if st.button("Retry this error", key=f"{key}_retry"):
+            done(fixes.retry_error(rt, error_id, actor=actor()))
+        if st.button("Ignore this error", key=f"{key}_ignore"):
+            done(fixes.ignore_error(rt, error_id, actor=actor()))
 
 
 def category_retry(category: str) -> None:
