@@ -27,9 +27,10 @@ from typing import Any
 
 from sync_engine import guards, mirror
 from sync_engine.activities import ActivitySync
+from sync_engine.budget import Quota
 from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
-from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
+from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome
 from sync_engine.connectors.usage import ApiCall
 from sync_engine.errors import (
     ConfigurationError,
@@ -231,7 +232,9 @@ class SyncEngine:
         schema = self.schema()  # bad config or credentials stop here, before anything is written
         started = self.clock()
         with self.store.read() as conn:
-            budgets = guards.budgets(conn, self.config, now=started, caps=self.daily_caps)
+            budgets = guards.budgets(
+                conn, self.config, now=started, caps=self.daily_caps, live=self._live_quotas()
+            )
         with self.store.write() as tx:
             tx.close_interrupted_runs(started_before=started)
             run_id = tx.start_run("dry_run" if dry_run else kind)
@@ -248,10 +251,14 @@ class SyncEngine:
                 report.status = "partial"
                 return report
             for _ in range(MAX_PASSES):
+                if any(self._writes_left(system) == 0 for system in self._allowance):
+                    break  # this cycle's API allowance is spent: the next cycle reads on
                 report.records_read += self._read(run_id)
                 worked = self._decide_and_write(run_id, schema, report, dry_run=dry_run)
                 if not worked or dry_run or report.deferred:
                     break
+            if not dry_run:
+                report.errors += self._detect_loops(run_id)
             if not report.deferred and self._activities_on():
                 done = self.activities.run(run_id, dry_run=dry_run)
                 report.records_read += done.read
@@ -280,6 +287,15 @@ class SyncEngine:
                     hs_api_calls=report.hs_api_calls,
                 )
         return report
+
+    def _live_quotas(self) -> dict[str, Quota]:
+        """Quotas reported by calls this process made but has not flushed yet."""
+        found = {}
+        for connector in (self.sf, self.hs):
+            call = connector.calls.latest(connector.system)
+            if call is not None and call.used_today is not None and call.daily_limit is not None:
+                found[connector.system] = Quota(call.used_today, call.daily_limit, call.at)
+        return found
 
     def _activities_on(self) -> bool:
         return any(a.enabled or a.to_hubspot for a in self.config.activities)
@@ -338,14 +354,14 @@ class SyncEngine:
         records = [*sf_rows, *hs_rows]
         now = self.clock()
         with self.store.write(run_id=run_id) as tx:
-            mirror.upsert(tx.conn, records, now=now)
-            if records and self.config.guards.duplicate_detection:
+            changed = mirror.upsert(tx.conn, records, now=now)
+            if changed and self.config.guards.duplicate_detection:
                 tx.record_duplicates(guards.scan_duplicates(tx.conn))
             for (system, obj), stamp, last_id in _new_cursors(records):
                 tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
             self.flush_calls(tx)
-            tx.add_run_counts(run_id, records_read=len(records))
-        return len(records)
+            tx.add_run_counts(run_id, records_read=changed)
+        return changed
 
     def _cursor_keys(self, objects: Sequence[ObjectSync]) -> list[tuple[str, str]]:
         keys = [("hubspot", o.hubspot_object) for o in objects]
@@ -358,7 +374,7 @@ class SyncEngine:
         queries: dict[str, str] = {}
         for obj in objects:
             for sf_object in obj.targets:
-                since, last_id = cursors.get(("salesforce", sf_object), (EPOCH, None))
+                since, _ = cursors.get(("salesforce", sf_object), (EPOCH, None))
                 fields = sorted(
                     {
                         *SF_BASE_FIELDS[sf_object],
@@ -373,7 +389,8 @@ class SyncEngine:
                 )
                 queries[sf_object] = (
                     f"SELECT {', '.join(fields)} FROM {sf_object} "
-                    f"WHERE {_soql_after(since, last_id)} ORDER BY SystemModstamp, Id"
+                    f"WHERE SystemModstamp >= {_soql_datetime(since)} "
+                    "ORDER BY SystemModstamp, Id"
                 )
         rows = self.sf.query_many(queries, include_deleted=True)
         return [_sf_record(name, row) for name, found in rows.items() for row in found]
@@ -383,7 +400,7 @@ class SyncEngine:
     ) -> list[Record]:
         records: list[Record] = []
         for obj in objects:
-            since, last_id = cursors.get(("hubspot", obj.hubspot_object), (EPOCH, None))
+            since, _ = cursors.get(("hubspot", obj.hubspot_object), (EPOCH, None))
             props = sorted(
                 {*HS_BASE_PROPERTIES[obj.hubspot_object], *(m.hubspot for m in obj.fields)}
                 | _inclusion_properties(self.config, obj)
@@ -392,7 +409,6 @@ class SyncEngine:
                 obj.hubspot_object,
                 properties=props,
                 since_ms=int(since.timestamp() * 1000),
-                after_id=last_id,
             )
             records.extend(_hs_record(obj.hubspot_object, row) for row in found)
         return records
@@ -416,22 +432,36 @@ class SyncEngine:
                 continue
             written = self.execute_plan(run_id, obj, decided, report)
             written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
+            refused = _refused_ids(decided) | report.retry_later
             with self.store.write(run_id=run_id) as tx:
+                clean: list[str] = []
                 for system, records in considered.items():
                     done = [r for r in records if r.id not in report.retry_later]
                     mirror.mark_processed(tx.conn, system, done)
+                    clean += [r.id for r in done if r.id not in refused]
+                for system in System:  # decided again without its refusal: the error is gone
+                    tx.resolve_records(
+                        system=str(system), record_ids=clean, keep_codes=STICKY_CODES
+                    )
             wrote = wrote or written > 0
         return wrote
 
     def _hold_loops(self, run_id: int) -> frozenset[tuple[str, str]]:
-        """Detect fields flipping between the systems (one custom_code error each) and return
-        every field held by an open loop error: those are not synced until a person acts."""
+        """The fields held by an open loop error: not synced until a person acts."""
+        if not self.config.guards.loop_detection:
+            return frozenset()
+        with self.store.read() as conn:
+            return guards.held_fields(conn)
+
+    def _detect_loops(self, run_id: int) -> int:
+        """After the cycle's writes: a field the sync wrote back and forth (automations
+        fighting) becomes one custom_code error each, which holds it from the next cycle on."""
         with self.store.write(run_id=run_id) as tx:
             findings = guards.loop_findings(tx.conn, self.config, cycle=run_id)
-            tx.record_errors(guards.loop_errors(findings))
-            window = self.config.guards.loop_window_cycles
-            tx.prune_field_history(before_cycle=run_id - 4 * window)
-            return guards.held_fields(tx.conn) if self.config.guards.loop_detection else frozenset()
+            fresh = [f for f in findings if (f.hs_id, f.field) not in guards.held_fields(tx.conn)]
+            tx.record_errors(guards.loop_errors(fresh))
+            tx.prune_field_history(before_cycle=run_id - 4 * self.config.guards.loop_window_cycles)
+        return len(fresh)
 
     def _associate(self, run_id: int, obj: ObjectSync, records: Sequence[Record]) -> int:
         """Keep Contact.AccountId / Opportunity.AccountId as HubSpot company associations.
@@ -858,16 +888,6 @@ def _soql_datetime(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _soql_after(since: datetime, last_id: str | None) -> str:
-    """`SystemModstamp >= since` with the id tie-break: rows at `since` only above last_id."""
-    stamp = _soql_datetime(since)
-    if last_id is None:
-        return f"SystemModstamp >= {stamp}"
-    return (
-        f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {soql_quote(last_id)}))"
-    )
-
-
 def _parse_time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
@@ -1002,6 +1022,18 @@ def _failed(index: int, exc: RecordError) -> SaveOutcome:
         success=False,
         errors=(RecordFailure(code=exc.code, message=str(exc)),),
     )
+
+
+# Errors a clean decision does not close: they wait for a person (or for the next day).
+STICKY_CODES = ("SYNC_LOOP", "DELETED_IN_SALESFORCE", "DAILY_BUDGET_REACHED", "ACTIVITY_DAILY_CAP")
+
+
+def _refused_ids(decided: Plan) -> set[str]:
+    """Every record id a refusal of this plan names (the record and its partner)."""
+    found: set[str] = set()
+    for refusal in decided.refusals:
+        found.update(i for i in (refusal.record_id, *(refusal.payload or {}).values()) if i)
+    return {str(i) for i in found}
 
 
 def _transient(outcome: SaveOutcome) -> bool:

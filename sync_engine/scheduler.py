@@ -88,6 +88,10 @@ class Scheduler:
             self.status.last_error = self.status.stopped_reason = str(exc)
             log.error("stopping: %s", exc)
             return 0
+        except Exception as exc:  # a bug must not silently kill the engine thread
+            self.status.last_error = f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("cycle failed unexpectedly; the next cycle runs as scheduled")
+            return 0
         self.status.cycles += 1
         self.status.last_report = report
         self.status.last_error = None

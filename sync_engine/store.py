@@ -1198,16 +1198,25 @@ class StoreWriter:
         ).fetchall()
         return len(found)
 
-    def resolve_records(self, *, system: str, record_ids: Iterable[str], by: str = "engine") -> int:
-        """Many records synced cleanly: close their open/retrying errors in one statement."""
+    def resolve_records(
+        self,
+        *,
+        system: str,
+        record_ids: Iterable[str],
+        by: str = "engine",
+        keep_codes: Sequence[str] = (),
+    ) -> int:
+        """Many records synced cleanly: close their open/retrying errors in one statement
+        (except those whose code is in keep_codes)."""
         ids = sorted({r for r in record_ids if r})
         if not ids:
             return 0
         found = self.conn.execute(
             "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
             "WHERE system = ? AND record_id IN (SELECT unnest(?::VARCHAR[])) "
-            "AND status IN ('open', 'retrying') RETURNING error_id",
-            [self.now, by, system, ids],
+            "AND status IN ('open', 'retrying') AND NOT list_contains(?::VARCHAR[], code) "
+            "RETURNING error_id",
+            [self.now, by, system, ids, list(keep_codes)],
         ).fetchall()
         return len(found)
 

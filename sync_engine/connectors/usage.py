@@ -58,6 +58,11 @@ class CallLog:
         with self._lock:
             return self._totals[system]
 
+    def latest(self, system: str) -> ApiCall | None:
+        """The last call to system that reported its daily quota."""
+        with self._lock:
+            return self._latest.get(system)
+
     def quota(self, system: str) -> tuple[int, int] | None:
         """(used today, daily limit) as last reported by the system, if it ever reported it."""
         with self._lock:
