@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from sync_engine.budget import BudgetSettings, RunBudget, day_start, plan_budget
+from sync_engine.budget import BudgetSettings, Quota, RunBudget, day_start, plan_budget
 from sync_engine.config import SyncConfig
 from sync_engine.loops import LOOP_ERROR_CODE, LoopFinding, detect_loops
 from sync_engine.matching import Candidate, clusters_of
@@ -107,10 +107,12 @@ def budgets(
     *,
     now: datetime,
     caps: Mapping[str, int | None] | None = None,
+    live: Mapping[str, Quota] | None = None,
 ) -> Budgets:
     """Each system's budget for the cycle starting now, from the quotas the systems last
-    reported and what LeadBridge itself spent since 00:00 UTC."""
-    quotas = latest_quotas(conn)
+    reported (live: reported by calls not yet flushed to the store) and what LeadBridge itself
+    spent since 00:00 UTC."""
+    quotas = {**latest_quotas(conn), **(live or {})}
     spent = api_calls_since(conn, day_start(now))
     out = {}
     for system in ("salesforce", "hubspot"):

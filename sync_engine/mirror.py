@@ -41,8 +41,17 @@ def _to_json(values: Any) -> str:
     return json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
+# A row read again is a change when its stamp, its deletion or any value differs: Salesforce
+# stamps whole seconds, so two saves within one second (ours, then an automation's) share a stamp.
+_CHANGED = (
+    "(t.modified_at IS DISTINCT FROM s.modified_at OR t.deleted IS DISTINCT FROM s.deleted "
+    "OR json(t.payload) IS DISTINCT FROM json(s.payload))"
+)
+
+
 def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: datetime) -> int:
-    """Store what was read, marking a row dirty when it changed since the last read."""
+    """Store what was read, marking a row dirty when it changed since the last read; returns
+    how many rows were new or changed (a boundary row read again unchanged is not)."""
     if not records:
         return 0
     latest = {(r.system, r.id): r for r in records}
@@ -63,15 +72,18 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
     )
     conn.register("__mirror_batch", frame)
     try:
+        changed = conn.execute(
+            f"SELECT count(*) FROM __mirror_batch s LEFT JOIN records t "
+            f"ON t.system = s.system AND t.id = s.id WHERE t.id IS NULL OR {_CHANGED}"
+        ).fetchone()
         conn.execute(
-            """
+            f"""
             MERGE INTO records t USING __mirror_batch s
             ON t.system = s.system AND t.id = s.id
             WHEN MATCHED THEN UPDATE SET
                 object = s.object, key = s.key, modified_by = s.modified_by,
                 created = s.created, deleted = s.deleted, read_at = ?,
-                dirty = t.dirty OR t.modified_at IS DISTINCT FROM s.modified_at
-                    OR t.deleted IS DISTINCT FROM s.deleted,
+                dirty = t.dirty OR {_CHANGED},
                 payload = s.payload::JSON, modified_at = s.modified_at
             WHEN NOT MATCHED THEN INSERT
                 (system, object, id, key, modified_at, modified_by, created, deleted, dirty,
@@ -83,7 +95,7 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
         )
     finally:
         conn.unregister("__mirror_batch")
-    return len(latest)
+    return int(changed[0]) if changed else 0
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) -> list[Record]:
