@@ -98,3 +98,29 @@ else:
         ),
         hide_index=True,
     )
+
+st.subheader("Integration user")
+st.caption(
+    "LeadBridge recognises its own writes by the Salesforce user it runs as: use a dedicated "
+    "API-only user, not a person's account."
+)
+if st.button("Check the integration user", key="check_integration_user"):
+    with st.spinner("Asking Salesforce who LeadBridge runs as..."):
+        report = rt.engine.integration_user_report()
+    st.text(f"{report.name} <{report.email}>, profile {report.profile or 'unknown'}")
+    for warning in report.warnings:
+        st.warning(warning)
+    if report.dedicated:
+        st.success("A dedicated integration user.")
+    st.dataframe(
+        [
+            {
+                "object": row.object,
+                "records it can see": row.visible_records,
+                "can create": row.createable,
+                "mapped fields it may not edit": ", ".join(row.not_editable) or "none",
+            }
+            for row in report.access
+        ],
+        hide_index=True,
+    )

@@ -222,6 +222,18 @@ class SyncEngine:
         warnings = guards.integration_user_warnings(info, sf_fields=sf_fields, config=self.config)
         return SchemaInfo(sf_fields, hs_props, owners, info.get("user_id"), tuple(warnings))
 
+    def integration_user_report(self) -> guards.IntegrationUserReport:
+        """Who the engine runs as in Salesforce and what it can see and edit (one userinfo call
+        and one COUNT() query per object, on demand: the dashboard's button)."""
+        schema = self.schema()
+        visible = {
+            name: int(self.sf.restful("query/", q=f"SELECT COUNT() FROM {name}")["totalSize"])
+            for name in schema.sf_fields
+        }
+        return guards.integration_user_report(
+            self.sf.user_info(), sf_fields=schema.sf_fields, visible=visible, config=self.config
+        )
+
     # ------------------------------------------------------------------ the cycle
 
     def run_once(self, *, kind: str = "scheduled", dry_run: bool = False) -> RunReport:

@@ -231,3 +231,63 @@ def integration_user_warnings(
                         )
                     )
     return out
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    """What the integration user may do with one Salesforce object."""
+
+    object: str
+    visible_records: int
+    createable: bool
+    not_editable: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IntegrationUserReport:
+    """Who LeadBridge runs as in Salesforce and what it can and cannot see and edit."""
+
+    user_id: str
+    name: str
+    email: str
+    profile: str
+    dedicated: bool
+    access: tuple[AccessRow, ...]
+    warnings: tuple[str, ...]
+
+
+def integration_user_report(
+    user: Mapping[str, Any],
+    *,
+    sf_fields: Mapping[str, Mapping[str, FieldMeta]],
+    visible: Mapping[str, int],
+    config: SyncConfig,
+) -> IntegrationUserReport:
+    """Assemble the report from userinfo, describe and the record counts the user can see
+    (`SELECT COUNT() FROM <object>` as that user: records not shared with it are not counted)."""
+    warnings = integration_user_warnings(user, sf_fields=sf_fields, config=config)
+    mapped = {
+        sf_object: {m.salesforce for m in obj.mappings_for(sf_object)}
+        for obj in config.objects
+        for sf_object in obj.targets
+    }
+    access = tuple(
+        AccessRow(
+            object=name,
+            visible_records=visible.get(name, 0),
+            createable=any(f.createable for f in fields.values()),
+            not_editable=tuple(
+                sorted(n for n in mapped.get(name, ()) if n in fields and not fields[n].updateable)
+            ),
+        )
+        for name, fields in sf_fields.items()
+    )
+    return IntegrationUserReport(
+        user_id=str(user.get("user_id") or ""),
+        name=str(user.get("name") or ""),
+        email=str(user.get("email") or ""),
+        profile=str(user.get("profile_name") or ""),
+        dedicated=not any(w.code == "INTEGRATION_USER_IS_A_PERSON" for w in warnings),
+        access=access,
+        warnings=tuple(w.message for w in warnings),
+    )

@@ -222,3 +222,21 @@ def test_a_value_map_entry_outside_the_picklist_is_refused_with_the_allowed_valu
     text = str(problems[0])
     assert "Social Media Ads" in text
     assert "Web" in text and "Other" in text  # the picklist's allowed values are listed
+
+
+def test_the_integration_user_check_shows_what_it_can_see_and_warns_about_a_person(synced):
+    pair = synced.pair
+    report = synced.engine.integration_user_report()
+    assert report.dedicated and not report.warnings
+    seen = {row.object: row.visible_records for row in report.access}
+    everyone = {obj: len(pair.soql(f"SELECT Id FROM {obj}")) for obj in ("Lead", "Account")}
+    assert 0 < seen["Lead"] < everyone["Lead"]  # private Leads are not shared with it
+    assert 0 < seen["Account"] < everyone["Account"]
+
+    admin = pair.person("salesforce", "admin")
+    as_person = pair.engine()
+    as_person.sf.client.session_id = admin["token"]
+    as_person.sf.client.headers["Authorization"] = f"Bearer {admin['token']}"
+    person_report = as_person.integration_user_report()
+    assert not person_report.dedicated
+    assert any("looks like a person's account" in w for w in person_report.warnings)
