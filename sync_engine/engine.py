@@ -134,6 +134,7 @@ class RunReport:
     plans: list[Plan] = field(default_factory=list)
     message: str | None = None
     retry_later: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
     deferred: int = 0
 
     def summary(self) -> str:
@@ -444,16 +445,18 @@ class SyncEngine:
                 continue
             written = self.execute_plan(run_id, obj, decided, report)
             written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
-            refused = _refused_ids(decided) | report.retry_later
             with self.store.write(run_id=run_id) as tx:
-                clean: list[str] = []
+                decided_ids: list[str] = []
                 for system, records in considered.items():
                     done = [r for r in records if r.id not in report.retry_later]
                     mirror.mark_processed(tx.conn, system, done)
-                    clean += [r.id for r in done if r.id not in refused]
-                for system in System:  # decided again without its refusal: the error is gone
+                    decided_ids += [r.id for r in done if r.id not in report.failed]
+                for system in System:  # decided again without a refusal: the error is gone
                     tx.resolve_records(
-                        system=str(system), record_ids=clean, keep_codes=STICKY_CODES
+                        system=str(system),
+                        record_ids=decided_ids,
+                        keep_codes=STICKY_CODES,
+                        still_refused=_refusal_keys(decided),
                     )
             wrote = wrote or written > 0
         return wrote
@@ -729,6 +732,7 @@ class SyncEngine:
                 done.append((write, write.hs_id or "", sf_id))
             else:
                 failures.append(_sf_failure_row(write, outcome, obj))
+                report.failed.update(i for i in (write.hs_id, write.sf_id) if i)
                 if _transient(outcome):  # decide it again next cycle
                     report.retry_later.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
@@ -790,6 +794,7 @@ class SyncEngine:
                 done.append((write, hs_id, write.sf_id or ""))
             else:
                 failures.append(_hs_failure_row(write, outcome, obj))
+                report.failed.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
             tx.link_many(existing)
             mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
@@ -1040,12 +1045,13 @@ def _failed(index: int, exc: RecordError) -> SaveOutcome:
 STICKY_CODES = ("SYNC_LOOP", "DELETED_IN_SALESFORCE", "DAILY_BUDGET_REACHED", "ACTIVITY_DAILY_CAP")
 
 
-def _refused_ids(decided: Plan) -> set[str]:
-    """Every record id a refusal of this plan names (the record and its partner)."""
-    found: set[str] = set()
+def _refusal_keys(decided: Plan) -> set[tuple[str, str]]:
+    """(record id, field) of every refusal of this plan, under each id it is filed by."""
+    found: set[tuple[str, str]] = set()
     for refusal in decided.refusals:
-        found.update(i for i in (refusal.record_id, *(refusal.payload or {}).values()) if i)
-    return {str(i) for i in found}
+        ids = (refusal.record_id, *(refusal.payload or {}).values())
+        found.update((str(i), refusal.field or "") for i in ids if i)
+    return found
 
 
 def _transient(outcome: SaveOutcome) -> bool:

@@ -1205,18 +1205,22 @@ class StoreWriter:
         record_ids: Iterable[str],
         by: str = "engine",
         keep_codes: Sequence[str] = (),
+        still_refused: Iterable[tuple[str, str]] = (),
     ) -> int:
-        """Many records synced cleanly: close their open/retrying errors in one statement
-        (except those whose code is in keep_codes)."""
+        """Many records synced (or decided) cleanly: close their open/retrying errors in one
+        statement, except those whose code is in keep_codes and the (record id, field) pairs
+        still refused."""
         ids = sorted({r for r in record_ids if r})
         if not ids:
             return 0
+        kept = sorted({f"{rid}\x1f{fld or ''}" for rid, fld in still_refused})
         found = self.conn.execute(
             "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
             "WHERE system = ? AND record_id IN (SELECT unnest(?::VARCHAR[])) "
             "AND status IN ('open', 'retrying') AND NOT list_contains(?::VARCHAR[], code) "
+            "AND NOT list_contains(?::VARCHAR[], record_id || chr(31) || coalesce(field, '')) "
             "RETURNING error_id",
-            [self.now, by, system, ids, list(keep_codes)],
+            [self.now, by, system, ids, list(keep_codes), kept],
         ).fetchall()
         return len(found)
 

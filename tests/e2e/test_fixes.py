@@ -177,12 +177,6 @@ def test_a_value_map_entry_is_saved_and_its_errors_written(world: World) -> None
         assert world.status(error_id) == "resolved"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py closes an error only after a write; a retried record that turns out to "
-    "agree already (Salesforce held Advertisement) keeps its error 'retrying' (reported to the "
-    "engine's owner)",
-)
 def test_every_retried_error_ends_resolved_when_its_cause_is_gone(world: World) -> None:
     stuck = world.rows(
         "SELECT error_id FROM sync_errors WHERE field = 'LeadSource' AND value = 'Paid Social' "
