@@ -429,9 +429,7 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
         if d.action is Action.NONE and d.new_base is not None and base.get(d.field) != d.new_base
     }
     for d in merge.decisions:
-        # A value bound for Salesforce matters only for contacts the inclusion list pushes.
-        unpushed = d.issue is not None and d.issue.system is System.SALESFORCE and not pushing
-        if d.issue is not None and d.action is Action.NONE and not unpushed:
+        if d.issue is not None and d.action is Action.NONE:
             out.refusals.append(_issue_refusal(snapshot, d.issue, hs, sf, d))
     for c in merge.conflicts:
         out.conflicts.append(
