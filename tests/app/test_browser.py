@@ -11,6 +11,7 @@ touched.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from typing import Any
 import pytest
 import requests
 
+from sync_engine.config import load_config
+from sync_engine.inclusion import matches
 from sync_engine.runtime import read_env_file
 from sync_engine.store import AuditStore
 from tests.app.conftest import REPO
@@ -174,18 +177,22 @@ def button(page: Any, name: str | re.Pattern[str]) -> Any:
     return page.get_by_role("button", name=name).first
 
 
-def refused_lead_source(db: Path) -> dict[str, Any]:
-    """An open LeadSource refusal of a linked record (the test reads the app's store the way
-    any second process does: briefly, retrying on its lock)."""
+def refused_lead_source(db: Path, config: Path) -> dict[str, Any]:
+    """An open LeadSource refusal of a linked contact the inclusion list pushes (only those
+    have their HubSpot values written to Salesforce). The test reads the app's store the way
+    any second process does: briefly, retrying on its lock."""
+    inclusion = load_config(config).inclusion
     with AuditStore(db).read() as conn:
-        row = conn.execute(
-            "SELECT e.error_id, e.object, e.payload->>'sf_id', e.payload->>'hs_id', r.key "
-            "FROM sync_errors e JOIN records r ON r.system = 'hubspot' "
+        rows = conn.execute(
+            "SELECT e.error_id, e.object, e.payload->>'sf_id', e.payload->>'hs_id', r.key, "
+            "r.payload FROM sync_errors e JOIN records r ON r.system = 'hubspot' "
             "AND r.id = e.payload->>'hs_id' WHERE e.field = 'LeadSource' AND e.status = 'open' "
-            "AND e.payload->>'sf_id' IS NOT NULL ORDER BY e.error_id LIMIT 1"
-        ).fetchone()
-    assert row, "the default seed plants lead sources Salesforce refuses"
-    return dict(zip(("error_id", "sf_object", "sf_id", "hs_id", "email"), row, strict=True))
+            "AND e.payload->>'sf_id' IS NOT NULL ORDER BY e.error_id"
+        ).fetchall()
+    pushed = [r for r in rows if matches(inclusion, json.loads(r[5]))]
+    assert pushed, "the default seed plants lead sources Salesforce refuses"
+    keys = ("error_id", "sf_object", "sf_id", "hs_id", "email")
+    return dict(zip(keys, pushed[0][:5], strict=True))
 
 
 def salesforce_value(sandbox_dir: Path, sf_object: str, sf_id: str, field: str) -> Any:
@@ -260,7 +267,7 @@ def segment(page: Any) -> None:
 
 
 def fix_an_error(page: Any, app: dict[str, Any]) -> None:
-    error = refused_lead_source(app["db"])
+    error = refused_lead_source(app["db"], app["tmp"] / "sync.toml")
     sandbox_dir = app["tmp"] / "sandbox"
     current = salesforce_value(sandbox_dir, error["sf_object"], error["sf_id"], "LeadSource")
     corrected = next(v for v in LEAD_SOURCES if v != current)  # the next cycle must write it
@@ -273,11 +280,14 @@ def fix_an_error(page: Any, app: dict[str, Any]) -> None:
     button(page, "Confirm: write it to the source record").click()
     wait_text(page, "error retried at the next cycle")
     deadline = time.monotonic() + 120  # the fix wakes the engine: the next cycle starts now
-    while error_status(app["db"], error["error_id"]) != "resolved":
-        assert time.monotonic() < deadline, "the corrected error was not resolved in 120 s"
+    found = None
+    while error_status(app["db"], error["error_id"]) != "resolved" or found != corrected:
+        assert time.monotonic() < deadline, (
+            f"in 120 s the error did not end resolved with {corrected!r} in Salesforce "
+            f"(status {error_status(app['db'], error['error_id'])}, Salesforce holds {found!r})"
+        )
         page.wait_for_timeout(2000)
-    found = salesforce_value(sandbox_dir, error["sf_object"], error["sf_id"], "LeadSource")
-    assert found == corrected
+        found = salesforce_value(sandbox_dir, error["sf_object"], error["sf_id"], "LeadSource")
     page.reload()
     page.get_by_role("heading", name="Errors").wait_for()
     pick(page, "Status", "resolved")
