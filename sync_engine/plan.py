@@ -27,11 +27,15 @@ from sync_engine.conflicts import Action, Conflict, FieldDecision, FieldValue, m
 from sync_engine.mapping import (
     MappingContext,
     MappingIssue,
+    canonical_from_hubspot,
+    canonical_from_salesforce,
+    canonical_to_salesforce,
     hubspot_to_salesforce,
+    precheck_salesforce,
     salesforce_to_hubspot,
 )
 from sync_engine.matching import Candidate, Cluster, choose, clusters_of
-from sync_engine.models import DeletionPolicy, FieldMeta, NoCompany, System
+from sync_engine.models import DeletionPolicy, FieldMeta, NoCompany, System, Transform
 
 EXTERNAL_ID_FIELDS = {
     "Lead": "HubSpot_Contact_Id__c",
@@ -475,8 +479,6 @@ def _company_change(
 
 def _as_salesforce(mapping: FieldMapping, canonical: str | None, context: MappingContext) -> Any:
     """The last synced value as Salesforce holds it: what an echo of our own write looks like."""
-    from sync_engine.mapping import canonical_to_salesforce
-
     converted = canonical_to_salesforce(mapping, canonical or None, context)
     return converted.value if converted.ok else None
 
@@ -485,8 +487,6 @@ def _precheck(
     snapshot: Snapshot, sf: Record, hs: Record, decisions: list[FieldDecision], out: Plan
 ) -> list[FieldDecision]:
     """Drop the values Salesforce would refuse, each as a refusal naming value, field and fix."""
-    from sync_engine.mapping import precheck_salesforce
-
     fields = snapshot.sf_fields.get(sf.object, {})
     kept = []
     for d in decisions:
@@ -614,7 +614,14 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
     if ext:
         values[ext] = hs.id
     changes = tuple(
-        Change("hubspot_to_salesforce", f, _source_of(obj, f, sf_object), None, v, "created")
+        Change(
+            "hubspot_to_salesforce",
+            f,
+            _source_of(obj, f, sf_object, to=System.SALESFORCE),
+            None,
+            v,
+            "created",
+        )
         for f, v in values.items()
         if f != ext
     )
@@ -629,7 +636,7 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
             hs_id=hs.id,
             sf_object=sf_object,
             sf_id=None,
-            new_base=_base_after_create(obj, sf_object, hs.values, snapshot),
+            new_base=_base_after_create(obj, sf_object, hs.values, snapshot, source=System.HUBSPOT),
             key=hs.key,
         )
     )
@@ -675,9 +682,6 @@ def _creation_owner(
     """The Salesforce owner of a record created from HubSpot: the user whose email matches the
     HubSpot owner's, whatever the field's direction (a record must never land on the integration
     user). A mismatch or an inactive user refuses the create, naming both people."""
-    from sync_engine.mapping import canonical_from_hubspot, canonical_to_salesforce
-    from sync_engine.models import Transform
-
     for mapping in snapshot.obj.mappings_for(sf_object):
         if mapping.transform is not Transform.OWNER_BY_EMAIL or not hs.values.get(mapping.hubspot):
             continue
@@ -738,22 +742,31 @@ def _creation_refusal(
     )
 
 
-def _source_of(obj: ObjectSync, target_field: str, sf_object: str) -> str:
+def _source_of(obj: ObjectSync, target_field: str, sf_object: str, *, to: System) -> str:
+    """The field a created record's target field was mapped from (for field_changes)."""
     for m in obj.mappings_for(sf_object):
-        if m.salesforce == target_field:
-            return m.hubspot
+        target, source = (
+            (m.salesforce, m.hubspot) if to is System.SALESFORCE else (m.hubspot, m.salesforce)
+        )
+        if target == target_field:
+            return source
     return ""
 
 
 def _base_after_create(
-    obj: ObjectSync, sf_object: str, hs_values: Mapping[str, Any], snapshot: Snapshot
+    obj: ObjectSync,
+    sf_object: str,
+    values: Mapping[str, Any],
+    snapshot: Snapshot,
+    *,
+    source: System,
 ) -> dict[str, str | None]:
-    """After a create both sides hold the HubSpot values: they are the new base."""
-    from sync_engine.mapping import canonical_from_hubspot
-
+    """After a create both sides hold the source record's values: they are the new base."""
+    read = canonical_from_hubspot if source is System.HUBSPOT else canonical_from_salesforce
     base: dict[str, str | None] = {}
     for m in obj.mappings_for(sf_object):
-        converted = canonical_from_hubspot(m, hs_values.get(m.hubspot), snapshot.context)
+        raw = values.get(m.hubspot if source is System.HUBSPOT else m.salesforce)
+        converted = read(m, raw, snapshot.context)
         if converted.ok:
             base[m.key] = converted.value if converted.value is not None else ""
     return base
@@ -782,16 +795,17 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
         )
     values = {**dict(obj.hubspot_defaults), **mapped.non_blank()}
     changes = tuple(
-        Change("salesforce_to_hubspot", f, _sf_source_of(obj, f, sf.object), None, v, "created")
+        Change(
+            "salesforce_to_hubspot",
+            f,
+            _source_of(obj, f, sf.object, to=System.HUBSPOT),
+            None,
+            v,
+            "created",
+        )
         for f, v in values.items()
     )
-    base: dict[str, str | None] = {}
-    from sync_engine.mapping import canonical_from_salesforce
-
-    for m in obj.mappings_for(sf.object):
-        converted = canonical_from_salesforce(m, sf.values.get(m.salesforce), snapshot.context)
-        if converted.ok:
-            base[m.key] = converted.value if converted.value is not None else ""
+    base = _base_after_create(obj, sf.object, sf.values, snapshot, source=System.SALESFORCE)
     company = None
     if sf.object in ("Contact", "Opportunity") and sf.values.get("AccountId"):
         company = str(sf.values["AccountId"])
@@ -811,13 +825,6 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
             key=sf.key,
         )
     )
-
-
-def _sf_source_of(obj: ObjectSync, hs_field: str, sf_object: str) -> str:
-    for m in obj.mappings_for(sf_object):
-        if m.hubspot == hs_field:
-            return m.salesforce
-    return ""
 
 
 def _singular(hs_object: str) -> str:
