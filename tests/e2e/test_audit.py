@@ -52,16 +52,43 @@ def test_every_written_field_is_in_field_changes_and_runs_agree(synced):
 
 
 def test_api_usage_agrees_with_the_sandboxs_own_counters(synced):
+    """Over a cycle, the calls the store records equal the calls the sandbox counted for the
+    integration's own tokens (other tests share this pair and may call with those tokens too,
+    so both sides are compared as deltas)."""
     pair, engine = synced.pair, synced.engine
-    with engine.store.read() as conn:
-        usage = dict(
-            conn.execute("SELECT system, sum(calls) FROM api_usage GROUP BY system").fetchall()
-        )
-    sf_stats, hs_stats = pair.stats("salesforce"), pair.stats("hubspot")
     sf_user = next(p for p in pair.sandbox.salesforce.people() if p.role == "integration")
     hs_app = next(p for p in pair.sandbox.hubspot.people() if p.role == "integration")
-    assert usage["salesforce"] == sf_stats["by_user"][sf_user.id]
-    assert usage["hubspot"] == hs_stats["by_token_owner"][hs_app.name]
+
+    def counts() -> tuple[dict[str, int], int, int]:
+        with engine.store.read() as conn:
+            usage = dict(
+                conn.execute("SELECT system, sum(calls) FROM api_usage GROUP BY system").fetchall()
+            )
+        sf = pair.stats("salesforce")["by_user"].get(sf_user.id, 0)
+        hs = pair.stats("hubspot")["by_token_owner"].get(hs_app.name, 0)
+        return usage, sf, hs
+
+    before, sf_before, hs_before = counts()
+    pair.hs(  # a change, so that the cycle reads and writes on both sides
+        "PATCH",
+        f"/crm/v3/objects/contacts/{next(iter(_linked_hs_ids(engine)))}",
+        json={"properties": {"jobtitle": "Director of Audits"}},
+        token=pair.person("hubspot", "marketer")["token"],
+    )
+    engine.run_once()
+    after, sf_after, hs_after = counts()
+    assert after["salesforce"] - before["salesforce"] == sf_after - sf_before > 0
+    assert after["hubspot"] - before["hubspot"] == hs_after - hs_before > 0
+
+
+def _linked_hs_ids(engine) -> list[str]:
+    with engine.store.read() as conn:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT hs_id FROM id_links WHERE object = 'contact' ORDER BY hs_id LIMIT 5"
+            ).fetchall()
+        ]
 
 
 def test_writes_use_collections_and_batches(small_pair):
