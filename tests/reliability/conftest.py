@@ -6,4 +6,4 @@ long versions of the trials carry the `slow` marker and run with `pytest -m slow
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Pair, start_pair, small_pair, synced  # noqa: F401
+from tests.e2e.conftest import Pair, small_pair, start_pair, synced  # noqa: F401
