@@ -204,16 +204,22 @@ class Meter:
         log.add = counted
 
     def _wrap_salesforce(self, sf: Any) -> None:
-        query_many, save = sf.query_many, sf.save
+        query_pages, save = sf.query_pages, sf.save
 
-        def metered_query_many(queries: Mapping[str, str], **kw: Any) -> Any:
+        def metered_query_pages(
+            queries: Mapping[str, str], **kw: Any
+        ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
             self.pass_no += 1
-            rows = query_many(queries, **kw)
-            for name, found in rows.items():
-                self.work.append(
-                    Work("salesforce", "read", name, "query", self.pass_no, len(found))
+            found = dict.fromkeys(queries, 0)
+            try:
+                for name, rows in query_pages(queries, **kw):
+                    found[name] += len(rows)
+                    yield name, rows
+            finally:
+                self.work.extend(
+                    Work("salesforce", "read", name, "query", self.pass_no, n)
+                    for name, n in found.items()
                 )
-            return rows
 
         def metered_save(sobject: str, records: Sequence[Mapping[str, Any]], **kw: Any) -> Any:
             op = kw.get("op", "")
@@ -221,17 +227,19 @@ class Meter:
             self._keep("salesforce", sobject, op, records, ext=kw.get("external_id_field"))
             return save(sobject, records, **kw)
 
-        sf.query_many, sf.save = metered_query_many, metered_save
+        sf.query_pages, sf.save = metered_query_pages, metered_save
 
     def _wrap_hubspot(self, hs: Any) -> None:
         search = hs.search_modified_since
 
         def metered_search(object_type: str, **kw: Any) -> Iterator[dict[str, Any]]:
-            rows = list(search(object_type, **kw))
-            self.work.append(
-                Work("hubspot", "read", object_type, "search", self.pass_no, len(rows))
-            )
-            return iter(rows)
+            rows = 0  # counted as they stream: the engine never holds a whole read
+            try:
+                for row in search(object_type, **kw):
+                    rows += 1
+                    yield row
+            finally:
+                self.work.append(Work("hubspot", "read", object_type, "search", self.pass_no, rows))
 
         hs.search_modified_since = metered_search
         for name in ("batch_create", "batch_update", "batch_archive"):

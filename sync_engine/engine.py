@@ -16,14 +16,15 @@ Nothing is held open across a wait: every store transaction is one batch.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sync_engine import guards, mirror
 from sync_engine.activities import ActivitySync
@@ -299,6 +300,7 @@ class SyncEngine:
                     sf_api_calls=report.sf_api_calls,
                     hs_api_calls=report.hs_api_calls,
                 )
+            self.store.release()  # the dashboard reads freely while the engine waits
         return report
 
     def _live_quotas(self) -> dict[str, Quota]:
@@ -362,18 +364,23 @@ class SyncEngine:
                 for system, obj in self._cursor_keys(objects)
                 if (found := _cursor(conn, system, obj)) is not None
             }
-        sf_rows = self._read_salesforce(objects, cursors)
-        hs_rows = self._read_hubspot(objects, cursors)
-        records = [*sf_rows, *hs_rows]
-        now = self.clock()
-        with self.store.write(run_id=run_id) as tx:
-            changed = mirror.upsert(tx.conn, records, now=now)
-            if changed and self.config.guards.duplicate_detection:
+        rows = itertools.chain(
+            self._read_salesforce(objects, cursors), self._read_hubspot(objects, cursors)
+        )
+        changed = 0
+        for records in _chunks(rows, READ_CHUNK):
+            # Each chunk commits with the cursors it moves: a crash keeps what was stored, and
+            # memory holds one chunk, not the org (pages arrive oldest first per object).
+            with self.store.write(run_id=run_id) as tx:
+                found = mirror.upsert(tx.conn, records, now=self.clock())
+                for (system, obj), stamp, last_id in _new_cursors(records):
+                    tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
+                self.flush_calls(tx)
+                tx.add_run_counts(run_id, records_read=found)
+            changed += found
+        if changed and self.config.guards.duplicate_detection:
+            with self.store.write(run_id=run_id) as tx:
                 tx.record_duplicates(guards.scan_duplicates(tx.conn))
-            for (system, obj), stamp, last_id in _new_cursors(records):
-                tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
-            self.flush_calls(tx)
-            tx.add_run_counts(run_id, records_read=changed)
         return changed
 
     def _cursor_keys(self, objects: Sequence[ObjectSync]) -> list[tuple[str, str]]:
@@ -383,7 +390,7 @@ class SyncEngine:
 
     def _read_salesforce(
         self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], Cursor]
-    ) -> list[Record]:
+    ) -> Iterator[Record]:
         queries: dict[str, str] = {}
         for obj in objects:
             for sf_object in obj.targets:
@@ -405,13 +412,12 @@ class SyncEngine:
                     f"WHERE SystemModstamp >= {_soql_datetime(since)} "
                     "ORDER BY SystemModstamp, Id"
                 )
-        rows = self.sf.query_many(queries, include_deleted=True)
-        return [_sf_record(name, row) for name, found in rows.items() for row in found]
+        for name, page in self.sf.query_pages(queries, include_deleted=True):
+            yield from (_sf_record(name, row) for row in page)
 
     def _read_hubspot(
         self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], Cursor]
-    ) -> list[Record]:
-        records: list[Record] = []
+    ) -> Iterator[Record]:
         for obj in objects:
             since, _ = cursors.get(("hubspot", obj.hubspot_object), (EPOCH, None))
             props = sorted(
@@ -423,8 +429,7 @@ class SyncEngine:
                 properties=props,
                 since_ms=int(since.timestamp() * 1000),
             )
-            records.extend(_hs_record(obj.hubspot_object, row) for row in found)
-        return records
+            yield from (_hs_record(obj.hubspot_object, row) for row in found)
 
     # ------------------------------------------------------------------ deciding and writing
 
@@ -435,31 +440,45 @@ class SyncEngine:
         wrote = False
         held = self._hold_loops(run_id)
         for obj in self._enabled():
-            snapshot, considered = self.snapshot(obj, schema)
-            snapshot = replace(snapshot, held=held)
-            if not considered:
-                continue
-            decided = plan(snapshot)
-            report.plans.append(decided)
-            if dry_run:
-                continue
-            written = self.execute_plan(run_id, obj, decided, report)
-            written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
-            with self.store.write(run_id=run_id) as tx:
-                decided_ids: list[str] = []
-                for system, records in considered.items():
-                    done = [r for r in records if r.id not in report.retry_later]
-                    mirror.mark_processed(tx.conn, system, done)
-                    decided_ids += [r.id for r in done if r.id not in report.failed]
-                for system in System:  # decided again without a refusal: the error is gone
-                    tx.resolve_records(
-                        system=str(system),
-                        record_ids=decided_ids,
-                        keep_codes=STICKY_CODES,
-                        still_refused=_refusal_keys(decided),
-                    )
-            wrote = wrote or written > 0
+            after: dict[System, mirror.Position] = {}
+            while True:  # the changed records in chunks, oldest first: memory stays bounded
+                snapshot, considered = self.snapshot(obj, schema, after=after)
+                if not considered:
+                    break
+                decided = plan(replace(snapshot, held=held))
+                report.plans.append(decided)
+                if not dry_run:
+                    wrote = self._carry_out(run_id, obj, decided, considered, report) or wrote
+                after = {s: mirror.position(rs[-1]) for s, rs in considered.items() if rs}
+                if all(len(rs) < DECIDE_CHUNK for rs in considered.values()):
+                    break
         return wrote
+
+    def _carry_out(
+        self,
+        run_id: int,
+        obj: ObjectSync,
+        decided: Plan,
+        considered: Mapping[System, list[Record]],
+        report: RunReport,
+    ) -> bool:
+        """Write one plan, then mark its records decided; True when anything was written."""
+        written = self.execute_plan(run_id, obj, decided, report)
+        written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
+        with self.store.write(run_id=run_id) as tx:
+            decided_ids: list[str] = []
+            for system, records in considered.items():
+                done = [r for r in records if r.id not in report.retry_later]
+                mirror.mark_processed(tx.conn, system, done)
+                decided_ids += [r.id for r in done if r.id not in report.failed]
+            for system in System:  # decided again without a refusal: the error is gone
+                tx.resolve_records(
+                    system=str(system),
+                    record_ids=decided_ids,
+                    keep_codes=STICKY_CODES,
+                    still_refused=_refusal_keys(decided),
+                )
+        return written > 0
 
     def _hold_loops(self, run_id: int) -> frozenset[tuple[str, str]]:
         """The fields held by an open loop error: not synced until a person acts."""
@@ -539,14 +558,26 @@ class SyncEngine:
         return len(todo)
 
     def snapshot(
-        self, obj: ObjectSync, schema: SchemaInfo, *, only_hs: Sequence[str] | None = None
+        self,
+        obj: ObjectSync,
+        schema: SchemaInfo,
+        *,
+        only_hs: Sequence[str] | None = None,
+        after: Mapping[System, mirror.Position] | None = None,
     ) -> tuple[Snapshot, dict[System, list[Record]]]:
-        """What the plan of obj needs: the changed records (or, for a test segment, exactly the
-        HubSpot records only_hs), their partners, key-sharing records, links and bases."""
+        """What the plan of obj needs: the next DECIDE_CHUNK changed records per side after the
+        positions `after` (or, for a test segment, exactly the HubSpot records only_hs), their
+        partners, key-sharing records, links and bases."""
+        after = after or {}
         with self.store.read() as conn:
             if only_hs is None:
-                dirty_hs = mirror.dirty(conn, System.HUBSPOT, [obj.hubspot_object])
-                dirty_sf = mirror.dirty(conn, System.SALESFORCE, list(obj.targets))
+                dirty_hs, dirty_sf = (
+                    mirror.dirty(conn, system, objects, after=after.get(system), limit=DECIDE_CHUNK)
+                    for system, objects in (
+                        (System.HUBSPOT, [obj.hubspot_object]),
+                        (System.SALESFORCE, list(obj.targets)),
+                    )
+                )
             else:
                 dirty_hs, dirty_sf = mirror.by_ids(conn, System.HUBSPOT, only_hs), []
             if not dirty_hs and not dirty_sf:
@@ -887,6 +918,24 @@ def _cursor(conn: Any, system: str, obj: str) -> Cursor | None:
         [system, obj],
     ).fetchone()
     return (row[0].astimezone(UTC), row[1]) if row and row[0] else None
+
+
+READ_CHUNK = 2000  # records stored per read transaction
+DECIDE_CHUNK = 10_000  # changed records per side decided in one plan (50 full collections)
+T = TypeVar("T")
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to size items; always at least one (an empty read still commits its calls)."""
+    chunk: list[T] = []
+    sent = False
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk, sent = [], True
+    if chunk or not sent:
+        yield chunk
 
 
 def _new_cursors(records: Sequence[Record]) -> list[tuple[tuple[str, str], datetime, str]]:

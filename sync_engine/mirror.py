@@ -120,13 +120,35 @@ def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) ->
     ]
 
 
-def dirty(conn: duckdb.DuckDBPyConnection, system: System, objects: Sequence[str]) -> list[Record]:
-    """Rows read but not yet decided, oldest change first (ties by id)."""
-    return _rows(
-        conn,
-        "system = ? AND object IN (SELECT unnest(?)) AND dirty ORDER BY modified_at, id",
-        [str(system), list(objects)],
-    )
+Position = tuple[datetime, str]  # (modified_at, id) of the last dirty row taken
+_NEVER = datetime(1, 1, 1, tzinfo=UTC)  # where rows without a stamp sort (first)
+_ORDER_KEY = "coalesce(modified_at, TIMESTAMPTZ '0001-01-01 00:00:00+00')"
+
+
+def position(record: Record) -> Position:
+    return (record.modified_at or _NEVER, record.id)
+
+
+def dirty(
+    conn: duckdb.DuckDBPyConnection,
+    system: System,
+    objects: Sequence[str],
+    *,
+    after: Position | None = None,
+    limit: int | None = None,
+) -> list[Record]:
+    """Rows read but not yet decided, oldest change first (ties by id); with `after` and
+    `limit`, the next page of them (keyset paging: rows decided meanwhile drop out, the rest
+    keep their place)."""
+    where = "system = ? AND object IN (SELECT unnest(?)) AND dirty"
+    params: list[Any] = [str(system), list(objects)]
+    if after is not None:
+        where += f" AND ({_ORDER_KEY} > ? OR ({_ORDER_KEY} = ? AND id > ?))"
+        params += [after[0], after[0], after[1]]
+    where += f" ORDER BY {_ORDER_KEY}, id"
+    if limit is not None:
+        where += f" LIMIT {int(limit)}"
+    return _rows(conn, where, params)
 
 
 def by_ids(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> list[Record]:

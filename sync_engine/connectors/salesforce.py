@@ -8,7 +8,7 @@ session built here. `trust_env` is always off when a CA bundle is given, because
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote_plus, urlparse
@@ -255,8 +255,17 @@ class SalesforceConnector:
     ) -> dict[str, list[dict[str, Any]]]:
         """Run several queries in Composite requests of up to 25 (one API call each) and follow
         each one's nextRecordsUrl; returns rows per query name."""
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name in queries}
+        for name, rows in self.query_pages(queries, include_deleted=include_deleted):
+            results[name].extend(rows)
+        return results
+
+    def query_pages(
+        self, queries: Mapping[str, str], *, include_deleted: bool = False
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """`query_many` one page at a time (query name, rows), so that a caller can store each
+        page before the next is fetched: memory stays one page deep whatever the org's size."""
         names = list(queries)
-        results: dict[str, list[dict[str, Any]]] = {}
         version = self.client.sf_version
         prefix = f"/services/data/v{version}/{'queryAll' if include_deleted else 'query'}/"
         for start in range(0, len(names), COMPOSITE_SIZE):
@@ -273,20 +282,26 @@ class SalesforceConnector:
                 ],
             }
             answer = self.restful("composite", method="POST", body=body)
+            firsts = []
             for name, sub in zip(chunk, answer["compositeResponse"], strict=True):
                 status = int(sub.get("httpStatusCode", 500))
                 if status >= 300:
                     raise _status_error(status, sub.get("body"))
-                results[name] = self._follow(sub["body"])
-        return results
+                firsts.append((name, sub["body"]))
+            del answer
+            for name, first in firsts:
+                for rows in self._pages(first):
+                    yield name, rows
 
     def _follow(self, page: dict[str, Any]) -> list[dict[str, Any]]:
-        rows = list(page.get("records", []))
+        return [row for rows in self._pages(page) for row in rows]
+
+    def _pages(self, page: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        yield list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
             url = page["nextRecordsUrl"]
             page = self._call(lambda url=url: self.client.query_more(url, identifier_is_url=True))
-            rows.extend(page.get("records", []))
-        return rows
+            yield list(page.get("records", []))
 
     # -- writes
 

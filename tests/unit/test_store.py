@@ -597,6 +597,7 @@ def test_write_inside_read_on_one_thread_is_refused_not_deadlocked(store: AuditS
 
 def test_an_older_schema_is_upgraded_in_place(store: AuditStore) -> None:
     store.ensure_schema()
+    store.release()  # the writer's attachment lingers; a raw connection needs the file free
     with duckdb.connect(str(store.path)) as conn:
         conn.execute("ALTER TABLE sync_errors DROP COLUMN suggested_fix")
         conn.execute("DROP TABLE field_history")
@@ -615,6 +616,7 @@ def test_an_older_schema_is_upgraded_in_place(store: AuditStore) -> None:
 
 def test_a_column_added_without_a_version_bump_is_still_created(store: AuditStore) -> None:
     store.ensure_schema()
+    store.release()  # the writer's attachment lingers; a raw connection needs the file free
     with duckdb.connect(str(store.path)) as conn:
         conn.execute("ALTER TABLE id_links DROP COLUMN match_key")
     with store.write() as tx:
@@ -802,6 +804,7 @@ HOLDER = textwrap.dedent(
 
 def test_a_lock_held_too_long_is_a_retriable_busy_error(store: AuditStore) -> None:
     store.ensure_schema()
+    store.release()  # the holder below is a raw connection: it does not queue for the file
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(store.path), "30"], stdout=subprocess.PIPE, text=True
     )
