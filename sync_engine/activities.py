@@ -1249,30 +1249,38 @@ class ActivitySync:
     def _follow_hubspot_deletions(self, run_id: int, report: ActivityReport) -> None:
         """Engagements archived in HubSpot: the deletion policy for their Tasks. Read per type
         from the archived list, only for types with Tasks, at most every
-        `activities_check_minutes` (the time of each read is the type's cursor)."""
+        `activities_check_minutes` (the time of each read is the type's cursor); a cycle
+        between checks costs no call and one small store read."""
         now = self.clock().astimezone(UTC)
         types = [
             s.type for s in self.config.activities
             if s.type in CRM_SOURCES and (s.enabled or s.to_hubspot)
         ]  # fmt: skip
         with self.store.read() as conn:
-            links = load_links(conn)
-            statuses = queue_statuses(conn, keys=list(links.tasks))
             last = {t: _cursor(conn, "hubspot", ARCHIVED_CURSOR.format(type=t)) for t in types}
-        with_tasks = {type_of_key(k) for k in links.tasks}
+        minutes = self.config.deletion_check_minutes
         due = [
-            t for t in types
-            if t in with_tasks and archived_check_due(
-                (last[t] or (None, None))[0], now, minutes=self.config.deletion_check_minutes)
-        ]  # fmt: skip
+            t for t in types if archived_check_due((last[t] or (None,))[0], now, minutes=minutes)
+        ]
+        if not due:
+            return
+        with self.store.read() as conn:
+            tasks = dict(
+                conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [LINK_OBJECT]
+                ).fetchall()
+            )
+        with_tasks = {type_of_key(k) for k in tasks}
         archived: dict[str, datetime | None] = {}
-        for type_ in due:
+        for type_ in (t for t in due if t in with_tasks):  # no Task, nothing to follow: no call
             prefix = CRM_SOURCES[type_].prefix
             for row in self.hs.list_archived(type_, properties=["hs_object_id"]):
                 archived[f"{prefix}-{row['id']}"] = _parse_time(row.get("archivedAt"))
+        with self.store.read() as conn:
+            statuses = queue_statuses(conn, keys=[k for k in archived if k in tasks])
         settled = {k for k, status in statuses.items() if status == DELETED}
         found = hubspot_deletions(
-            archived, tasks=links.tasks, settled=settled, policy=self.config.deletion
+            archived, tasks=tasks, settled=settled, policy=self.config.deletion
         )
         self._apply_deletions(run_id, found, report, checked=due, now=now)
 
