@@ -15,6 +15,14 @@ Why it is built this way:
   in one transaction); `decide` is pure over the queue, the links and today's counts; writes go in
   sObject Collections of 200 (HubSpot batches of 100 the other way), each batch committing its
   links, field changes, errors and API calls.
+- Deletions follow `[deletion] policy` like the other objects: an engagement archived in HubSpot
+  deletes its Task (archive) or marks it and opens a DELETED_IN_HUBSPOT error (flag); a rep's
+  Task deleted in Salesforce does the same to the engagement LeadBridge made of it. HubSpot's
+  search never returns archived records, so they are read from the paged archived list, which
+  is read whole: that costs calls, so it runs every `[deletion] activities_check_minutes`, and
+  only for types that have Tasks. A deleted activity is never written again.
+- Each Task links back to the HubSpot contact's record page, built from the portal id and UI
+  domain of the account details API (read once per engine).
 """
 
 from __future__ import annotations
@@ -34,17 +42,23 @@ from sync_engine.connectors.hubspot import HubSpotConnector
 from sync_engine.connectors.salesforce import COLLECTION_SIZE, SalesforceConnector, soql_quote
 from sync_engine.connectors.usage import ApiCall
 from sync_engine.errors import RecordError, classify
+from sync_engine.models import DeletionPolicy
 from sync_engine.store import ApiUsage, AuditStore, FieldChange, Link, StoreWriter, SyncError
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 EXTERNAL_ID = "HubSpot_Engagement_Id__c"
 LINK_OBJECT = "activity"
 CAP_CODE = "ACTIVITY_DAILY_CAP"
+DELETED_IN_HUBSPOT, DELETED_IN_SALESFORCE = "DELETED_IN_HUBSPOT", "DELETED_IN_SALESFORCE"
+ARCHIVED_CURSOR = "{type}.archived"  # sync_cursors object: when the type's archived list was read
+BOOKED_SOURCES = {"MEETINGS_PUBLIC", "MEETINGS_EMBEDDED"}  # hs_meeting_source: a scheduling page
 HS_BATCH = 100
+DESCRIPTION_MAX = 32000  # Task.Description is a 32,000-character text area
 
 # Queue statuses: what happened to each activity, and why (the reason column says it in words).
 PENDING, WRITTEN, WAITING_CAP, WAITING_CONTACT = "pending", "written", "waiting_cap", "no_contact"
 FILTERED, DISABLED, FAILED, FROM_SALESFORCE = "filtered", "disabled", "failed", "from_salesforce"
+DELETED = "deleted"  # deleted on one side; the policy was applied; never written again
 OPEN_STATUSES = (PENDING, WAITING_CAP, WAITING_CONTACT, FILTERED, DISABLED, FAILED)
 
 
@@ -80,7 +94,13 @@ CRM_SOURCES: dict[str, CrmSource] = {
             "hs_email_text",
             "Email",
             "Email",
-            ("hs_email_direction", "hs_email_status"),
+            (
+                "hs_email_direction",
+                "hs_email_status",
+                "hs_email_open_count",
+                "hs_email_click_count",
+                "hs_email_reply_count",
+            ),
         ),
         CrmSource(
             "meetings",
@@ -89,7 +109,12 @@ CRM_SOURCES: dict[str, CrmSource] = {
             "hs_meeting_body",
             "Meeting",
             "Meeting",
-            ("hs_meeting_outcome", "hs_meeting_start_time", "hs_meeting_end_time"),
+            (
+                "hs_meeting_outcome",
+                "hs_meeting_start_time",
+                "hs_meeting_end_time",
+                "hs_meeting_source",
+            ),
         ),
         CrmSource("notes", "note", "hs_note_body", "hs_note_body", "Other", "Note"),
         CrmSource(
@@ -216,6 +241,22 @@ class Links:
 
 
 @dataclass(frozen=True)
+class Portal:
+    """The HubSpot account (account details API): record links are built on its id and UI
+    domain (app.hubspot.com, app-eu1.hubspot.com, ...)."""
+
+    id: int
+    ui_domain: str = "app.hubspot.com"
+
+    def contact_url(self, contact_id: str) -> str:
+        return f"https://{self.ui_domain}/contacts/{self.id}/record/0-1/{contact_id}"
+
+    @classmethod
+    def from_details(cls, details: Mapping[str, Any]) -> Portal:
+        return cls(int(details["portalId"]), str(details.get("uiDomain") or "app.hubspot.com"))
+
+
+@dataclass(frozen=True)
 class Decision:
     """What to do with one activity: write its Task (op create/update), or why not."""
 
@@ -234,6 +275,9 @@ def filter_reason(activity: Activity, setting: ActivitySetting) -> str | None:
     for prop, allowed in setting.where:
         if activity.properties.get(prop) not in allowed:
             return f"{prop} is {activity.properties.get(prop)!r}, not one of {list(allowed)}"
+    clicks = _count(activity.properties.get("hs_email_click_count"))
+    if activity.type == "emails" and setting.only_clicked and not clicks:
+        return "no click in this sales email (only_clicked)"
     if activity.type == "marketing_emails":
         if setting.only_clicked and not activity.counts.get("CLICK"):
             return "no click on this email (only_clicked)"
@@ -248,13 +292,27 @@ def filter_reason(activity: Activity, setting: ActivitySetting) -> str | None:
     return None
 
 
-def task_values(activity: Activity, links: Links) -> dict[str, Any] | None:
+def _count(value: Any) -> int:
+    text = str(value or "").strip()
+    return int(float(text)) if text.replace(".", "", 1).isdigit() else 0
+
+
+def task_values(
+    activity: Activity, links: Links, *, portal: Portal | None = None
+) -> dict[str, Any] | None:
     """The Task for an activity, on the person's Lead or Contact (WhoId) and, for a Contact, the
-    Opportunity or Account it concerns (WhatId; Salesforce refuses a WhatId beside a Lead).
+    Opportunity or Account it concerns (WhatId; Salesforce refuses a WhatId beside a Lead), its
+    Description ending with the link to the contact's HubSpot record when the portal is known.
     None when none of its contacts is in Salesforce."""
-    person = next((links.contacts[c] for c in activity.contact_ids if c in links.contacts), None)
-    if person is None:
+    contact = next((c for c in activity.contact_ids if c in links.contacts), None)
+    if contact is None:
         return None
+    person = links.contacts[contact]
+    description = activity.description[:DESCRIPTION_MAX]
+    if portal is not None:
+        link = f"View in HubSpot: {portal.contact_url(contact)}"
+        kept = activity.description[: DESCRIPTION_MAX - len(link) - 2]
+        description = f"{kept}\n\n{link}" if kept else link
     what = None
     if person.sf_object == "Contact":
         what = next((links.opportunities[d] for d in activity.deal_ids if d in links.opportunities),
@@ -270,7 +328,7 @@ def task_values(activity: Activity, links: Links) -> dict[str, Any] | None:
         "Status": activity.status,
         "Type": activity.task_type,
         "Priority": "Normal",
-        "Description": activity.description[:32000],
+        "Description": description,
         **_call_fields(activity),
     }
 
@@ -295,6 +353,7 @@ def decide(
     settings: Mapping[str, ActivitySetting],
     links: Links,
     created_today: Mapping[str, int],
+    portal: Portal | None = None,
 ) -> list[Decision]:
     """Each activity's fate, oldest first per type: a Task update (always allowed: it creates
     nothing), a new Task while the type's daily cap has room, or a wait with its reason."""
@@ -309,7 +368,7 @@ def decide(
         if why:
             out.append(Decision(activity, FILTERED, f"not high-value: {why}"))
             continue
-        task = task_values(activity, links)
+        task = task_values(activity, links, portal=portal)
         if task is None:
             out.append(Decision(activity, WAITING_CONTACT, _no_contact(activity)))
             continue
@@ -331,6 +390,91 @@ def _no_contact(activity: Activity) -> str:
         return "associated with no HubSpot contact"
     listed = ", ".join(activity.contact_ids[:3])
     return f"contact {listed} is not synced to Salesforce yet (not on the inclusion list?)"
+
+
+# ---------------------------------------------------------------- deletions (pure)
+
+DELETE, FLAG, STOP = "delete", "flag", "stop"
+TYPE_OF_PREFIX = {s.prefix: s.object for s in CRM_SOURCES.values()}
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """An activity deleted on one side, and what the policy does to its partner on the other:
+    delete it, flag it (kept, marked, an error for a person), or only stop syncing (a Task
+    LeadBridge made of a HubSpot engagement, deleted in Salesforce: HubSpot's record stays)."""
+
+    key: str
+    type: str
+    deleted_in: str  # "hubspot" or "salesforce"
+    task_id: str  # the Salesforce Task (the engagement's id is in the key)
+    action: str
+    at: datetime | None = None
+
+
+def type_of_key(key: str) -> str | None:
+    """calls / emails / ... for a CRM engagement key (`call-12`), else None."""
+    return TYPE_OF_PREFIX.get(key.split("-", 1)[0])
+
+
+def hubspot_deletions(
+    archived: Mapping[str, datetime | None],
+    *,
+    tasks: Mapping[str, str],
+    settled: Collection[str],
+    policy: DeletionPolicy,
+) -> list[Deletion]:
+    """Engagements archived in HubSpot (key -> archivedAt) that have a Task not yet settled."""
+    action = DELETE if policy is DeletionPolicy.ARCHIVE else FLAG
+    return [
+        Deletion(key, type_of_key(key) or "", "hubspot", tasks[key], action, at)
+        for key, at in sorted(archived.items())
+        if key in tasks and key not in settled
+    ]
+
+
+def salesforce_deletions(
+    deleted: Sequence[Mapping[str, Any]],
+    *,
+    keys: Mapping[str, str],
+    statuses: Mapping[str, str],
+    policy: DeletionPolicy,
+) -> list[Deletion]:
+    """Tasks deleted in Salesforce (queryAll rows) that are linked to an activity (keys: Task id
+    -> activity key): the policy for an engagement LeadBridge made of a rep's Task; no more sync
+    for a Task LeadBridge made of an engagement (HubSpot keeps its record)."""
+    out = []
+    for row in deleted:
+        key = keys.get(row["Id"])
+        if key is None or statuses.get(key) == DELETED or type_of_key(key) is None:
+            continue
+        at = _parse_time(row.get("SystemModstamp"))
+        if statuses.get(key) == FROM_SALESFORCE:
+            action = DELETE if policy is DeletionPolicy.ARCHIVE else FLAG
+            out.append(Deletion(key, type_of_key(key) or "", "salesforce", row["Id"], action, at))
+        else:
+            out.append(Deletion(key, type_of_key(key) or "", "salesforce", row["Id"], STOP, at))
+    return out
+
+
+def _source_id(key: str) -> str:
+    return key.split("-", 1)[1]
+
+
+def archived_check_due(last: datetime | None, now: datetime, *, minutes: int) -> bool:
+    """Whether a type's archived list is due again: never read, the clock went back, or the
+    cadence has passed."""
+    return last is None or now < last or now - last >= timedelta(minutes=minutes)
+
+
+def flagged_description(description: str | None, deletion: Deletion) -> str:
+    """The Task's Description with a line saying the engagement is gone from HubSpot."""
+    day = (deletion.at or EPOCH).astimezone(UTC).date().isoformat()
+    mark = f"[Deleted in HubSpot on {day}: this Task is kept and no longer synced]"
+    text = (description or "").strip()
+    if mark in text:
+        return text
+    return f"{mark}\n\n{text}"[:DESCRIPTION_MAX] if text else mark
 
 
 @dataclass(frozen=True)
@@ -407,6 +551,10 @@ def crm_activity(
     lines = [body] if body else []
     if props.get("hs_call_recording_url"):
         lines.append(f"Recording: {props['hs_call_recording_url']}")
+    if source.object == "emails":
+        lines.append(_email_tracking(props))
+    if props.get("hs_meeting_source") in BOOKED_SOURCES:
+        lines.append("Booked by the contact through a HubSpot scheduling page")
     lines.append(f"Logged in HubSpot: {source.label.lower()} {record_id}")
     status_code = props.get("hs_task_status") or props.get("hs_meeting_outcome") or ""
     return Activity(
@@ -424,6 +572,16 @@ def crm_activity(
         properties=props,
         modified_at=_parse_time(props.get("hs_lastmodifieddate")),
     )
+
+
+def _email_tracking(props: Mapping[str, str]) -> str:
+    """How a sales email did: its send status and the recipient's opens, clicks and replies."""
+    counts = ", ".join(
+        f"{word}: {_count(props.get(f'hs_email_{kind}_count'))}"
+        for kind, word in (("open", "opens"), ("click", "clicks"), ("reply", "replies"))
+    )
+    status = props.get("hs_email_status")
+    return f"{status.title()}; {counts}" if status else counts.capitalize()
 
 
 def marketing_activities(
@@ -604,6 +762,7 @@ class ActivityReport:
     updated: int = 0
     errors: int = 0
     to_hubspot: int = 0
+    deleted: int = 0  # partners deleted, flagged or let go after a deletion on the other side
     by_status: Counter[str] = field(default_factory=Counter)
     created_by_type: Counter[str] = field(default_factory=Counter)
     waiting_by_type: Counter[str] = field(default_factory=Counter)
@@ -616,7 +775,7 @@ class ActivityReport:
         return (
             f"activities: read {self.read}, {self.created} Tasks created, {self.updated} updated, "
             f"{waiting} held by the daily cap, {self.to_hubspot} engagements sent to HubSpot, "
-            f"{self.errors} errors"
+            f"{self.deleted} deletions followed, {self.errors} errors"
         )
 
 
@@ -639,6 +798,7 @@ class ActivitySync:
         self.clock = clock
         self.marketing = MarketingReader(hubspot)
         self._integration_user: str | None = None
+        self._portal: Portal | None = None
 
     @property
     def settings(self) -> dict[str, ActivitySetting]:
@@ -661,6 +821,7 @@ class ActivitySync:
             self._decide_and_write(run_id, report, dry_run=dry_run)
             if not dry_run:
                 self._to_hubspot(run_id, report)
+                self._follow_hubspot_deletions(run_id, report)
         finally:
             report.sf_api_calls = self.sf.calls.total("salesforce") - sf0
             report.hs_api_calls = self.hs.calls.total("hubspot") - hs0
@@ -672,7 +833,10 @@ class ActivitySync:
                         status="partial" if report.errors else "succeeded",
                         message=report.summary(),
                         records_read=report.read,
-                        records_written=report.created + report.updated + report.to_hubspot,
+                        records_written=report.created
+                        + report.updated
+                        + report.to_hubspot
+                        + report.deleted,
                         sf_api_calls=report.sf_api_calls,
                         hs_api_calls=report.hs_api_calls,
                     )
@@ -680,6 +844,12 @@ class ActivitySync:
 
     def _flush(self, tx: StoreWriter) -> None:
         tx.record_api_usage(usage_rows([*self.sf.calls.drain(), *self.hs.calls.drain()]))
+
+    def portal(self) -> Portal:
+        """The HubSpot account the Tasks link back to (one account details call per engine)."""
+        if self._portal is None:
+            self._portal = Portal.from_details(self.hs.account_details())
+        return self._portal
 
     # ------------------------------------------------------------------ reading
 
@@ -701,7 +871,7 @@ class ActivitySync:
             self._dry = found
             return len(found)
         with self.store.write(run_id=run_id) as tx:
-            queue_put(tx, found, status=PENDING, reason="read", keep=(FROM_SALESFORCE,))
+            queue_put(tx, found, status=PENDING, reason="read", keep=(FROM_SALESFORCE, DELETED))
             for type_, (stamp, last) in moves.items():
                 tx.set_cursor("hubspot", type_, modstamp=stamp, last_id=last)
             self._flush(tx)
@@ -712,16 +882,24 @@ class ActivitySync:
         self, setting: ActivitySetting, since: datetime, last_id: str | None
     ) -> tuple[list[Activity], tuple[datetime, str | None] | None]:
         if setting.type in CRM_SOURCES:
-            return self._read_crm(CRM_SOURCES[setting.type], since, last_id)
+            where = tuple(prop for prop, _allowed in setting.where)
+            return self._read_crm(CRM_SOURCES[setting.type], since, last_id, where=where)
         if setting.type == "marketing_emails":
             return self._read_marketing(setting, since)
         return self._read_forms(setting, since)
 
     def _read_crm(
-        self, source: CrmSource, since: datetime, last_id: str | None
+        self,
+        source: CrmSource,
+        since: datetime,
+        last_id: str | None,
+        *,
+        where: Sequence[str] = (),
     ) -> tuple[list[Activity], tuple[datetime, str | None] | None]:
+        """Engagements modified since the cursor, with the properties their Task and the type's
+        high-value filters (`where`, any property) need."""
         props = sorted({"hs_timestamp", "hs_lastmodifieddate", "hs_createdate", source.title,
-                        source.body, *source.extra})  # fmt: skip
+                        source.body, *source.extra, *where})  # fmt: skip
         rows = list(
             self.hs.search_modified_since(
                 source.object,
@@ -810,7 +988,13 @@ class ActivitySync:
             previous_tasks = queue_tasks(conn, [a.key for a in queued])
         if dry_run:
             queued = _merge_by_key(queued, getattr(self, "_dry", []))
-        decisions = decide(queued, settings=self.settings, links=links, created_today=created_today)
+        decisions = decide(
+            queued,
+            settings=self.settings,
+            links=links,
+            created_today=created_today,
+            portal=self.portal() if queued else None,
+        )
         report.decisions = decisions
         report.by_status.update(d.status for d in decisions)
         report.waiting_by_type.update(d.activity.type for d in decisions if d.status == WAITING_CAP)
@@ -916,17 +1100,20 @@ class ActivitySync:
 
     def _to_hubspot(self, run_id: int, report: ActivityReport) -> None:
         """Calls and meetings reps log in Salesforce, as engagements on the HubSpot contact,
-        once each (linked by Task id; Tasks the integration wrote are never sent back)."""
+        once each (linked by Task id; Tasks the integration wrote are never sent back), each
+        kind only while its to_hubspot toggle is on. The read includes deleted Tasks (queryAll,
+        same one call), so a linked Task's deletion follows the deletion policy."""
         kinds = [s.type for s in self.config.activities if s.to_hubspot and s.type in TO_HUBSPOT]
         if not kinds:
             return
         with self.store.read() as conn:
             since, last_id = _cursor(conn, "salesforce", "Task") or (EPOCH, None)
-            linked_tasks = {
-                sf for (sf,) in conn.execute(
-                    "SELECT sf_id FROM id_links WHERE object = ?", [LINK_OBJECT]
+            task_keys = {
+                sf: hs for hs, sf in conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [LINK_OBJECT]
                 ).fetchall()
             }  # fmt: skip
+            statuses = queue_statuses(conn, keys=list(task_keys.values()))
             people = {
                 sf: hs
                 for hs, sf in conn.execute(
@@ -936,23 +1123,38 @@ class ActivitySync:
             waiting = queue_waiting_tasks(conn)
         rows = self.sf.query_all(
             f"SELECT {', '.join(SF_TASK_FIELDS)} FROM Task WHERE {_soql_after(since, last_id)} "
-            "ORDER BY SystemModstamp, Id"
+            "ORDER BY SystemModstamp, Id",
+            include_deleted=True,
         )
         me = self._integration_user_id()
+        deleted = [r for r in rows if r.get("IsDeleted")]
         fresh = {
             r["Id"]: r
             for r in rows
-            if task_kind(r) in kinds
+            if task_kind(r) in TO_HUBSPOT
+            and not r.get("IsDeleted")
             and not r.get(EXTERNAL_ID)
             and r.get("CreatedById") != me
-            and r["Id"] not in linked_tasks
+            and r["Id"] not in task_keys
         }
-        candidates = {**waiting, **fresh}
+        gone = {r["Id"] for r in deleted}
+        pending = {i: t for i, t in {**waiting, **fresh}.items() if i not in gone}
+        candidates = {i: t for i, t in pending.items() if task_kind(t) in kinds}
+        parked = [t for i, t in fresh.items() if i in pending and i not in candidates]
+        self._apply_deletions(
+            run_id,
+            salesforce_deletions(
+                deleted, keys=task_keys, statuses=statuses, policy=self.config.deletion
+            ),
+            report,
+        )
         ready = [(t, people[t["WhoId"]]) for t in candidates.values() if t.get("WhoId") in people]
         unlinked = [t for t in candidates.values() if t.get("WhoId") not in people]
         self._send_engagements(run_id, ready, report)
         with self.store.write(run_id=run_id) as tx:
             queue_put_tasks(tx, unlinked)
+            queue_put_tasks(tx, parked, status=DISABLED)
+            queue_drop_tasks(tx, sorted(gone & set(waiting)))
             if rows:
                 newest = rows[-1]
                 tx.set_cursor(
@@ -1042,6 +1244,161 @@ class ActivitySync:
         report.to_hubspot += len(done)
         report.errors += len(failed)
 
+    # ------------------------------------------------------------------ deletions
+
+    def _follow_hubspot_deletions(self, run_id: int, report: ActivityReport) -> None:
+        """Engagements archived in HubSpot: the deletion policy for their Tasks. Read per type
+        from the archived list, only for types with Tasks, at most every
+        `activities_check_minutes` (the time of each read is the type's cursor); a cycle
+        between checks costs no call and one small store read."""
+        now = self.clock().astimezone(UTC)
+        types = [
+            s.type for s in self.config.activities
+            if s.type in CRM_SOURCES and (s.enabled or s.to_hubspot)
+        ]  # fmt: skip
+        with self.store.read() as conn:
+            last = {t: _cursor(conn, "hubspot", ARCHIVED_CURSOR.format(type=t)) for t in types}
+        minutes = self.config.deletion_check_minutes
+        due = [
+            t for t in types if archived_check_due((last[t] or (None,))[0], now, minutes=minutes)
+        ]
+        if not due:
+            return
+        with self.store.read() as conn:
+            tasks = dict(
+                conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [LINK_OBJECT]
+                ).fetchall()
+            )
+        with_tasks = {type_of_key(k) for k in tasks}
+        archived: dict[str, datetime | None] = {}
+        for type_ in (t for t in due if t in with_tasks):  # no Task, nothing to follow: no call
+            prefix = CRM_SOURCES[type_].prefix
+            for row in self.hs.list_archived(type_, properties=["hs_object_id"]):
+                archived[f"{prefix}-{row['id']}"] = _parse_time(row.get("archivedAt"))
+        with self.store.read() as conn:
+            statuses = queue_statuses(conn, keys=[k for k in archived if k in tasks])
+        settled = {k for k, status in statuses.items() if status == DELETED}
+        found = hubspot_deletions(
+            archived, tasks=tasks, settled=settled, policy=self.config.deletion
+        )
+        self._apply_deletions(run_id, found, report, checked=due, now=now)
+
+    def _apply_deletions(
+        self,
+        run_id: int,
+        deletions: Sequence[Deletion],
+        report: ActivityReport,
+        *,
+        checked: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> None:
+        """Delete, flag or let go of each partner; one transaction records the queue statuses,
+        links, field changes and errors (and the archived-list cursors of the types read)."""
+        if not deletions and not checked:
+            return
+        done, failed, changes, errors = self._delete_partners(deletions)
+        with self.store.write(run_id=run_id) as tx:
+            for d in done:
+                _settle(tx, d)
+                if d.action == DELETE:
+                    tx.unlink(LINK_OBJECT, hs_id=d.key)
+            tx.record_changes(changes)
+            tx.record_errors([*errors, *(_deletion_error(d, e) for d, e in failed)])
+            for type_ in checked:
+                tx.set_cursor(
+                    "hubspot", ARCHIVED_CURSOR.format(type=type_), modstamp=now or EPOCH,
+                    last_id=None,
+                )  # fmt: skip
+            self._flush(tx)
+            tx.add_run_counts(run_id, records_written=len(done))
+        report.deleted += len(done)
+        report.errors += len(failed)
+
+    def _delete_partners(
+        self, deletions: Sequence[Deletion]
+    ) -> tuple[list[Deletion], list[tuple[Deletion, Any]], list[FieldChange], list[SyncError]]:
+        done: list[Deletion] = [d for d in deletions if d.action == STOP]
+        failed: list[tuple[Deletion, Any]] = []
+        changes: list[FieldChange] = []
+        errors: list[SyncError] = []
+        tasks_gone = [d for d in deletions if d.deleted_in == "hubspot" and d.action == DELETE]
+        for d, error in zip(tasks_gone, self._delete_tasks(tasks_gone), strict=True):
+            if error is None:
+                done.append(d)
+                changes.append(_deletion_change(d, None, True))
+            else:
+                failed.append((d, error))
+        flags = [d for d in deletions if d.deleted_in == "hubspot" and d.action == FLAG]
+        for d, (old, new, error) in zip(flags, self._flag_tasks(flags), strict=True):
+            if error is None:
+                done.append(d)
+                if new:  # else the Task was gone already: nothing marked, nothing to decide
+                    changes.append(_deletion_change(d, old, new))
+                    errors.append(_flag_error(d))
+            else:
+                failed.append((d, error))
+        by_object: dict[str, list[Deletion]] = {}
+        for d in deletions:
+            if d.deleted_in == "salesforce" and d.action in (DELETE, FLAG):
+                by_object.setdefault(d.type, []).append(d)
+        for hs_object, items in by_object.items():
+            archive = [d for d in items if d.action == DELETE]
+            if archive:
+                self.hs.batch_archive(hs_object, [_source_id(d.key) for d in archive])
+                changes.extend(_deletion_change(d, None, True) for d in archive)
+            errors.extend(_flag_error(d) for d in items if d.action == FLAG)
+            done.extend(items)
+        return done, failed, changes, errors
+
+    def _delete_tasks(self, deletions: Sequence[Deletion]) -> list[Any]:
+        """Delete the Tasks (collections of 200): None per Task gone (or gone already), else
+        Salesforce's error."""
+        if not deletions:
+            return []
+        outcomes = self.sf.delete([d.task_id for d in deletions])
+        return [
+            None if o.success or (o.errors and o.errors[0].code == "ENTITY_IS_DELETED")
+            else (o.errors[0] if o.errors else "not deleted")
+            for o in outcomes
+        ]  # fmt: skip
+
+    def _flag_tasks(self, deletions: Sequence[Deletion]) -> list[tuple[str, str, Any]]:
+        """Mark each Task's Description (read first, so a rep's edits stay): (old, new, error).
+        A Task already gone from Salesforce has nothing left to mark."""
+        if not deletions:
+            return []
+        current: dict[str, str] = {}
+        ids = [d.task_id for d in deletions]
+        for start in range(0, len(ids), COLLECTION_SIZE):
+            listed = ", ".join(soql_quote(i) for i in ids[start : start + COLLECTION_SIZE])
+            soql = f"SELECT Id, Description FROM Task WHERE Id IN ({listed})"
+            current.update(
+                {r["Id"]: str(r.get("Description") or "") for r in self.sf.query_all(soql)}
+            )
+        marks = {
+            d.task_id: flagged_description(current[d.task_id], d)
+            for d in deletions
+            if d.task_id in current
+        }
+        outcomes = dict(
+            zip(
+                marks,
+                self.sf.save(
+                    "Task", [{"Id": i, "Description": v} for i, v in marks.items()], op="update"
+                ),
+                strict=True,
+            )
+        )
+        out: list[tuple[str, str, Any]] = []
+        for d in deletions:
+            found = outcomes.get(d.task_id)
+            error = (
+                None if found is None or found.success else (found.errors or ("not updated",))[0]
+            )
+            out.append((current.get(d.task_id, ""), marks.get(d.task_id, ""), error))
+        return out
+
     def _integration_user_id(self) -> str | None:
         if self._integration_user is None:
             self._integration_user = str(self.sf.user_info().get("user_id") or "")
@@ -1101,6 +1458,120 @@ def _task_error(decision: Decision, error: Any) -> SyncError:
         sf_object="Task",
         payload={"task": dict(decision.task or {})},
     )
+
+
+def _noun(d: Deletion) -> str:
+    return f"HubSpot {d.type[:-1]} {_source_id(d.key)}"
+
+
+DELETION_REASONS = {  # (deleted in, action) -> what was done, in words
+    ("hubspot", DELETE): "{noun} was deleted in HubSpot; its Task {task} was deleted "
+    '([deletion] policy "archive")',
+    ("hubspot", FLAG): "{noun} was deleted in HubSpot; its Task {task} is kept, marked, and no "
+    'longer synced ([deletion] policy "flag")',
+    ("salesforce", DELETE): "the rep's Task {task} was deleted in Salesforce; the {noun} "
+    'LeadBridge made of it was archived ([deletion] policy "archive")',
+    ("salesforce", FLAG): "the rep's Task {task} was deleted in Salesforce; the {noun} "
+    'LeadBridge made of it is kept and no longer synced ([deletion] policy "flag")',
+    ("salesforce", STOP): "its Task {task} was deleted in Salesforce; the {noun} stays in HubSpot "
+    "and the Task is not made again",
+}
+
+
+def deletion_reason(d: Deletion) -> str:
+    return DELETION_REASONS[(d.deleted_in, d.action)].format(noun=_noun(d), task=d.task_id)
+
+
+def _deletion_change(d: Deletion, old: Any, new: Any) -> FieldChange:
+    """The audit row of a partner deleted (IsDeleted / archived) or marked (Description)."""
+    to_salesforce = d.deleted_in == "hubspot"
+    if to_salesforce:
+        field_name = "Description" if d.action == FLAG else "IsDeleted"
+        source = "archived"
+    else:
+        field_name, source = "archived", "IsDeleted"
+    return FieldChange(
+        object=LINK_OBJECT,
+        direction="hubspot_to_salesforce" if to_salesforce else "salesforce_to_hubspot",
+        field=field_name,
+        old_value=old,
+        new_value=new,
+        hs_id=d.key,
+        sf_id=d.task_id,
+        reason=f"activity deleted: {deletion_reason(d)}",
+        sf_object="Task",
+        source_field=source,
+    )
+
+
+def _flag_error(d: Deletion) -> SyncError:
+    """What a person decides under the flag policy: the kept partner of a deleted activity."""
+    in_hubspot = d.deleted_in == "hubspot"
+    return SyncError(
+        system="salesforce" if in_hubspot else "hubspot",
+        object="Task" if in_hubspot else d.type,
+        category="associations",
+        code=DELETED_IN_HUBSPOT if in_hubspot else DELETED_IN_SALESFORCE,
+        message=deletion_reason(d),
+        record_id=d.key,
+        suggested_fix=(
+            "delete the Salesforce Task, or restore the HubSpot engagement"
+            if in_hubspot
+            else "archive the HubSpot engagement, or restore the Task from the recycle bin"
+        )
+        + '; [deletion] policy = "archive" does it automatically',
+        sf_object="Task",
+        hs_object=d.type,
+        payload={"key": d.key, "task_id": d.task_id},
+    )
+
+
+def _deletion_error(d: Deletion, error: Any) -> SyncError:
+    code = _code(error)
+    return SyncError(
+        system="salesforce",
+        object="Task",
+        category=classify(400, code).category,
+        code=code,
+        message=f"Salesforce refused to {d.action} Task {d.task_id} after {_noun(d)} was "
+        f"deleted in HubSpot: {getattr(error, 'message', None) or error}",
+        record_id=d.key,
+        suggested_fix="check the integration user may edit and delete Tasks; the next check "
+        "tries again",
+        sf_object="Task",
+        hs_object=d.type,
+    )
+
+
+def _settle(tx: StoreWriter, d: Deletion) -> None:
+    """The activity is settled as deleted: never decided, read back or written again."""
+    found = tx.conn.execute(
+        "UPDATE activity_queue SET status = ?, reason = ?, updated_at = ?, run_id = ?, "
+        "task = CASE WHEN ? THEN NULL ELSE task END WHERE key = ? RETURNING 1",
+        [DELETED, deletion_reason(d), tx.now, tx.run_id, d.action == DELETE, d.key],
+    ).fetchall()
+    if not found:
+        tx.conn.execute(
+            "INSERT INTO activity_queue (key, type, direction, source_id, occurred_at, payload, "
+            "status, reason, first_seen, updated_at, run_id, sf_id) "
+            "VALUES (?, ?, 'hubspot_to_salesforce', ?, ?, '{}', ?, ?, ?, ?, ?, ?)",
+            [d.key, d.type, _source_id(d.key), d.at or tx.now, DELETED, deletion_reason(d),
+             tx.now, tx.now, tx.run_id, d.task_id],
+        )  # fmt: skip
+
+
+def _by_key(conn: Any, column: str, keys: Collection[str]) -> list[tuple[str, Any]]:
+    """(key, column) of the queue rows with these keys."""
+    if not keys:
+        return []
+    return conn.execute(
+        f"SELECT key, {column} FROM activity_queue WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(keys)],
+    ).fetchall()
+
+
+def queue_statuses(conn: Any, *, keys: Collection[str]) -> dict[str, str]:
+    return dict(_by_key(conn, "status", keys))
 
 
 def _cursor(conn: Any, system: str, obj: str) -> tuple[datetime, str | None] | None:
@@ -1186,9 +1657,17 @@ def queue_mark(
         )
 
 
-def queue_put_tasks(tx: StoreWriter, tasks: Sequence[Mapping[str, Any]]) -> None:
-    """Rep-logged Tasks whose person is not in HubSpot yet: kept, retried every pass."""
+def queue_put_tasks(
+    tx: StoreWriter, tasks: Sequence[Mapping[str, Any]], *, status: str = WAITING_CONTACT
+) -> None:
+    """Rep-logged Tasks kept for a later pass: their person is not in HubSpot yet (retried every
+    pass), or their kind's to_hubspot is off (sent once it is turned on)."""
     for task in tasks:
+        reason = (
+            f"person {task.get('WhoId')} is not linked to a HubSpot contact"
+            if status == WAITING_CONTACT
+            else f"to_hubspot is off for {task_kind(task)}"
+        )
         key = f"sftask-{task['Id']}"
         tx.conn.execute("DELETE FROM activity_queue WHERE key = ?", [key])
         tx.conn.execute(
@@ -1197,8 +1676,7 @@ def queue_put_tasks(tx: StoreWriter, tasks: Sequence[Mapping[str, Any]]) -> None
             "VALUES (?, ?, 'salesforce_to_hubspot', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [key, task_kind(task), task["Id"], task.get("WhoId"),
              _parse_time(task.get("CreatedDate")), json.dumps(dict(task), default=str),
-             WAITING_CONTACT, f"person {task.get('WhoId')} is not linked to a HubSpot contact",
-             tx.now, tx.now, tx.run_id, task["Id"]],
+             status, reason, tx.now, tx.now, tx.run_id, task["Id"]],
         )  # fmt: skip
 
 
@@ -1210,8 +1688,8 @@ def queue_drop_tasks(tx: StoreWriter, task_ids: Sequence[str]) -> None:
 def queue_waiting_tasks(conn: Any) -> dict[str, dict[str, Any]]:
     rows = conn.execute(
         "SELECT payload FROM activity_queue WHERE direction = 'salesforce_to_hubspot' "
-        "AND status = ?",
-        [WAITING_CONTACT],
+        "AND status IN (?, ?)",
+        [WAITING_CONTACT, DISABLED],
     ).fetchall()
     return {(t := json.loads(p))["Id"]: t for (p,) in rows}
 
@@ -1228,13 +1706,9 @@ def queue_open(conn: Any) -> dict[str, Activity]:
 
 
 def queue_get(conn: Any, *, keys: Collection[str]) -> dict[str, Activity]:
-    if not keys:
-        return {}
-    rows = conn.execute(
-        "SELECT key, payload FROM activity_queue WHERE key IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(keys)],
-    ).fetchall()
-    return {key: Activity.from_payload(key, json.loads(p)) for key, p in rows}
+    return {
+        key: Activity.from_payload(key, json.loads(p)) for key, p in _by_key(conn, "payload", keys)
+    }
 
 
 def queue_tasks(conn: Any, keys: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -4,8 +4,8 @@ Marketing email events and form submissions are not CRM objects in HubSpot's v3 
 no hs_lastmodifieddate): they come from the Email Events API (`/email/public/v1/events`) and the
 Forms / Form Submissions APIs. hubspot-api-client has no generated client for the first and the
 last, so they are called through the client's own API client (same host, token, pool and
-timeouts), and through the connector's call wrapper, so each request is counted in its CallLog,
-retried when transient, and mapped to LeadBridge's errors like any other HubSpot call.
+timeouts) by `HubSpotConnector.raw_get`, so each request is counted in its CallLog, retried when
+transient, and mapped to LeadBridge's errors like any other HubSpot call.
 """
 
 from __future__ import annotations
@@ -30,20 +30,7 @@ class MarketingReader:
         self.hs = hubspot
 
     def _get(self, endpoint: str, path: str, query: Mapping[str, Any]) -> dict[str, Any]:
-        api_client = self.hs.client.crm.objects.basic_api.api_client
-
-        def fetch(**kw: Any) -> Any:
-            return api_client.call_api(
-                path,
-                "GET",
-                query_params=[(k, v) for k, v in query.items() if v is not None],
-                header_params={"Accept": "application/json"},
-                auth_settings=["oauth2"],
-                _return_http_data_only=True,
-                **kw,
-            )
-
-        return self.hs._call(endpoint, (200,), fetch)
+        return self.hs.raw_get(endpoint, path, query)
 
     def email_events(
         self,

@@ -85,7 +85,7 @@ TO_HUBSPOT_TYPES: tuple[str, ...] = ("calls", "meetings")
 _CRM_ACTIVITY_KEYS = frozenset({"where"})
 ACTIVITY_KEYS: dict[str, frozenset[str]] = {
     "calls": _CRM_ACTIVITY_KEYS | {"to_hubspot"},
-    "emails": _CRM_ACTIVITY_KEYS,
+    "emails": _CRM_ACTIVITY_KEYS | {"only_clicked"},
     "meetings": _CRM_ACTIVITY_KEYS | {"to_hubspot"},
     "notes": _CRM_ACTIVITY_KEYS,
     "tasks": _CRM_ACTIVITY_KEYS,
@@ -296,6 +296,7 @@ class ActivitySync:
     to_hubspot (calls, meetings): Tasks reps log in Salesforce become HubSpot engagements too.
     where (CRM engagement types): property -> allowed values, all must hold.
     events / only_clicked (marketing_emails): which events make a Task; only emails with a click.
+    only_clicked (emails): only tracked sales emails the recipient clicked a link in.
     forms / page_url_contains (form_submissions): only these forms (name or id); only submissions
     on a page whose URL contains one of the texts (e.g. "pricing").
     """
@@ -336,6 +337,10 @@ class SyncConfig:
     schedule: Schedule = Schedule()
     guards: Guards = Guards()
     deletion: DeletionPolicy = DeletionPolicy.FLAG
+    # How often (minutes) the activity sync reads the engagements archived in HubSpot to apply
+    # the deletion policy to their Tasks: the read costs calls (the archived list is read whole),
+    # so it runs at this slower cadence, never every idle cycle; 0 reads them every cycle.
+    deletion_check_minutes: int = 60
     activities: tuple[ActivitySync, ...] = tuple(ActivitySync(t) for t in ACTIVITY_TYPES)
     owner_aliases: tuple[tuple[str, str], ...] = ()
     source: str = field(default="sync.toml", compare=False)
@@ -608,6 +613,7 @@ class _Parser:
             schedule=self.schedule(self.get(raw, "schedule", (), dict, {})),
             guards=self.guards(self.get(raw, "guards", (), dict, {})),
             deletion=self.deletion(self.get(raw, "deletion", (), dict, {})),
+            deletion_check_minutes=self.deletion_check(self.get(raw, "deletion", (), dict, {})),
             activities=self.activities(self.get(raw, "activities", (), dict, {})),
             owner_aliases=self.owners(self.get(raw, "owners", (), dict, {})),
         )
@@ -683,8 +689,12 @@ class _Parser:
         )
 
     def deletion(self, raw: Mapping[str, Any]) -> DeletionPolicy:
-        self.keys(raw, ("deletion",), {"policy"})
+        self.keys(raw, ("deletion",), {"policy", "activities_check_minutes"})
         return self.enum(raw, "policy", ("deletion",), DeletionPolicy, DeletionPolicy.FLAG)
+
+    def deletion_check(self, raw: Mapping[str, Any]) -> int:
+        default = SyncConfig.deletion_check_minutes
+        return self.number(raw, "activities_check_minutes", ("deletion",), int, default, low=0)
 
     def activities(self, raw: Mapping[str, Any]) -> tuple[ActivitySync, ...]:
         self.keys(raw, ("activities",), ACTIVITY_TYPES)
@@ -1282,7 +1292,10 @@ _SECTION_DOCS: dict[str, str] = {
     "guards.budget": (
         "Shares (0-1] of each system's daily API limit; per_run_share of what is left today."
     ),
-    "deletion": "policy: archive the linked record, or flag it for a person (safer).",
+    "deletion": (
+        "policy: archive the linked record, or flag it for a person (safer). "
+        "activities_check_minutes: how often deleted HubSpot engagements are looked for."
+    ),
     "activities": (
         "Activity types synced as Salesforce Tasks, each with a daily cap of new Tasks and its "
         "high-value filters. Off by default."
@@ -1310,7 +1323,14 @@ def dump_config(config: SyncConfig) -> str:
     guards.pop("budget")
     _section(out, "guards", guards)
     _section(out, "guards.budget", _fields_of(config.budget))
-    _section(out, "deletion", {"policy": config.deletion.value})
+    _section(
+        out,
+        "deletion",
+        {
+            "policy": config.deletion.value,
+            "activities_check_minutes": config.deletion_check_minutes,
+        },
+    )
     _doc(out, "activities")
     for activity in config.activities:
         _section(

@@ -277,6 +277,7 @@ class SyncEngine:
                 done = self.activities.run(run_id, dry_run=dry_run)
                 report.records_read += done.read
                 report.records_written += done.created + done.updated + done.to_hubspot
+                report.records_written += done.deleted
                 report.errors += done.errors
             report.status = "partial" if report.errors else "succeeded"
             if report.deferred:

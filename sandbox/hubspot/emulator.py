@@ -65,6 +65,14 @@ EMAIL_EVENT_PROPERTIES: dict[str, tuple[str, str, str | None]] = {
     "CLICK": ("hs_email_click", "hs_email_last_click_date", "hs_email_first_click_date"),
 }
 
+# What a tracked sales email's recipient did -> the email engagement's counter.
+SALES_EMAIL_COUNTERS: dict[str, str] = {
+    "OPEN": "hs_email_open_count",
+    "CLICK": "hs_email_click_count",
+    "REPLY": "hs_email_reply_count",
+}
+MEETING_TO_CONTACT = 200  # HUBSPOT_DEFINED meeting -> contact
+
 
 class HubSpotFaults(FaultInjector):
     """Faults picked by default among 502/503/429; timeout, reset and malformed on request."""
@@ -395,6 +403,44 @@ class HubSpotEmulator:
         self.email_events.append(event)
         return event
 
+    def _email_tracking(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The recipient of a tracked one-to-one (sales) email opened it, clicked a link in it or
+        replied: HubSpot bumps the email engagement's counter (read-only through the API)."""
+        kind = str(body["type"]).upper()
+        if kind not in SALES_EMAIL_COUNTERS:
+            raise ValueError(f"type must be one of {sorted(SALES_EMAIL_COUNTERS)}, got {kind!r}")
+        email = self.portal.live("emails", int(str(body["email_id"])))
+        if email is None:
+            raise ValueError(f"no live email engagement {body['email_id']}")
+        counter = SALES_EMAIL_COUNTERS[kind]
+        now = truncate_ms(self.clock.now())
+        count = str(int(email.values.get(counter) or 0) + 1)
+        self.portal.write(email, {counter: count}, source=Source("EMAIL"), at=now)
+        return {"email_id": str(email.id), counter: count}
+
+    def _meeting_booked(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A contact booked a meeting on a HubSpot scheduling page: a meeting engagement with
+        hs_meeting_source MEETINGS_PUBLIC (or the given source), on the contact's timeline."""
+        contact = self._contact(body["contact_id"])
+        now = truncate_ms(self.clock.now())
+        start = parse_moment(as_text(body["start"])) if body.get("start") else now
+        checker = Checker("meetings", owner_ids=self.directory.owner_ids(), allow_read_only=True)
+        values, problems = checker.check(
+            {
+                "hs_timestamp": iso(start),
+                "hs_meeting_title": str(body.get("title") or "Meeting"),
+                "hs_meeting_start_time": iso(start),
+                "hs_meeting_end_time": iso(start),
+                "hs_meeting_outcome": "SCHEDULED",
+                "hs_meeting_source": str(body.get("source") or "MEETINGS_PUBLIC"),
+            }
+        )
+        if problems:
+            raise ValueError("; ".join(f"{p.name}: {p.message}" for p in problems))
+        meeting = self.portal.create("meetings", values, source=Source("MEETINGS"), at=now)
+        self.portal.associate(meeting, contact, MEETING_TO_CONTACT)
+        return {"id": str(meeting.id), "contact_id": str(contact.id)}
+
     def _list_membership(self, body: dict[str, Any]) -> dict[str, Any]:
         lst = self.portal.lists.get(int(body["list_id"]))
         if lst is None:
@@ -430,6 +476,8 @@ class HubSpotEmulator:
 _ADMIN_ACTIONS: dict[tuple[str, str], Any] = {
     ("POST", "form-submission"): HubSpotEmulator._form_submission,
     ("POST", "email-event"): HubSpotEmulator._email_event,
+    ("POST", "email-tracking"): HubSpotEmulator._email_tracking,
+    ("POST", "meeting-booked"): HubSpotEmulator._meeting_booked,
     ("GET", "email-events"): lambda emu, _body: list(emu.email_events),
     ("GET", "form-submissions"): lambda emu, _body: list(emu.form_submissions),
     ("POST", "list-membership"): HubSpotEmulator._list_membership,

@@ -6,8 +6,9 @@ owners and lists, in the shapes of HubSpot's published OpenAPI documents.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sandbox.hubspot import schema
 from sandbox.hubspot.calls import Call, Reply, resolve_type
@@ -403,3 +404,33 @@ def add_and_remove(call: Call, listId: str) -> Reply:
     if not isinstance(add, list) or not isinstance(remove, list):
         raise validation("Invalid input JSON: recordIdsToAdd and recordIdsToRemove are arrays")
     return Reply(200, change_members(call.portal, lst, add, remove, at=call.now))
+
+
+# --------------------------------------------------------------------------- account
+
+
+ACCOUNT_TIME_ZONE = "America/New_York"
+UI_DOMAIN = "app.hubspot.com"
+
+
+def account_details(call: Call) -> Reply:
+    """`GET /account-info/v3/details`: the portal id (Hub ID), its time zone (with the offset in
+    force now), currencies, the UI domain record links are built on, and the hosting region."""
+    offset = call.now.astimezone(ZoneInfo(ACCOUNT_TIME_ZONE)).utcoffset() or timedelta(0)
+    millis = int(offset.total_seconds() * 1000)
+    minutes = abs(millis) // 60_000
+    sign = "-" if millis < 0 else "+"
+    return Reply(
+        200,
+        {
+            "portalId": call.portal_id,
+            "accountType": "STANDARD",
+            "timeZone": ACCOUNT_TIME_ZONE,
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": f"{sign}{minutes // 60:02d}:{minutes % 60:02d}",
+            "utcOffsetMilliseconds": millis,
+            "uiDomain": UI_DOMAIN,
+            "dataHostingLocation": "na1",
+        },
+    )

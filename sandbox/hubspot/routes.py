@@ -71,6 +71,7 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{_LIST}/memberships/add", ("PUT",), meta.add_members),
     Route(f"{_LIST}/memberships/remove", ("PUT",), meta.remove_members),
     Route(f"{_LIST}/memberships/add-and-remove", ("PUT",), meta.add_and_remove),
+    Route("/account-info/v3/details", ("GET",), meta.account_details),
     Route("/email/public/v1/events", ("GET",), marketing.email_events),
     Route("/marketing/v3/forms/", ("GET",), marketing.forms),
     Route(

@@ -497,6 +497,10 @@ _EMAIL_ENG = _engagement(
             "email",
             _titled("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT"),
         ),
+        # Tracked one-to-one emails: HubSpot counts the recipient's opens, clicks and replies.
+        _number("hs_email_open_count", "Number of opens", "email", read_only=True),
+        _number("hs_email_click_count", "Number of clicks", "email", read_only=True),
+        _number("hs_email_reply_count", "Number of replies", "email", read_only=True),
     ],
 )
 _MEETING = _engagement(
@@ -514,6 +518,22 @@ _MEETING = _engagement(
             "Meeting outcome",
             "meeting",
             _titled("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
+        ),
+        # Where the meeting came from; MEETINGS_PUBLIC / MEETINGS_EMBEDDED: booked by the contact
+        # on a HubSpot scheduling page. Set by HubSpot, not through the API.
+        _enum(
+            "hs_meeting_source",
+            "Meeting source",
+            "meeting",
+            _titled(
+                "CRM_UI",
+                "MEETINGS_PUBLIC",
+                "MEETINGS_EMBEDDED",
+                "BIDIRECTIONAL_SYNC",
+                "BIDIRECTIONAL_API",
+                "INTEGRATION",
+            ),
+            read_only=True,
         ),
     ],
 )

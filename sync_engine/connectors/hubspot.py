@@ -63,6 +63,7 @@ def make_hubspot_client(creds: HubSpotCredentials, *, retry: Retry | None = None
 
 OK = (200,)
 BATCH_SIZE = 100  # HubSpot batch endpoints accept at most 100 inputs
+LIST_PAGE = 100  # the paged list (GET /crm/v3/objects/{type}) returns at most 100 a page
 ASSOCIATION_BATCH = 1000  # v4 association batch endpoints take up to 1,000 inputs
 SEARCH_PAGE = 200  # search pages hold at most 200 results
 SEARCH_CAP = 10_000  # search never pages past 10,000 results
@@ -266,7 +267,52 @@ class HubSpotConnector:
         )
         return list(data["results"])
 
+    def account_details(self) -> dict[str, Any]:
+        """`GET /account-info/v3/details`: portalId (the Hub ID in record links), uiDomain, time
+        zone. hubspot-api-client has no generated client for it: see `raw_get`."""
+        return self.raw_get("GET /account-info/v3/details", "/account-info/v3/details", {})
+
+    def raw_get(self, endpoint: str, path: str, query: Mapping[str, Any]) -> dict[str, Any]:
+        """A GET the client has no generated API for, through its own API client (same host,
+        token, pool and timeouts) and this connector's call wrapper: counted, retried when
+        transient, mapped to LeadBridge's errors like any other call."""
+        api_client = self.client.crm.objects.basic_api.api_client
+
+        def fetch(**kw: Any) -> Any:
+            return api_client.call_api(
+                path,
+                "GET",
+                query_params=[(k, v) for k, v in query.items() if v is not None],
+                header_params={"Accept": "application/json"},
+                auth_settings=["oauth2"],
+                _return_http_data_only=True,
+                **kw,
+            )
+
+        return self._call(endpoint, OK, fetch)
+
     # -- reads
+
+    def list_archived(
+        self, object_type: str, *, properties: Sequence[str] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """Every archived (deleted) record of a type, with archivedAt, paged 100 at a time. The
+        search API never returns archived records: this paged list is HubSpot's way to see
+        deletions (it is ordered by id, not by archivedAt, so it is read whole)."""
+        api = self.client.crm.objects.basic_api
+        endpoint = f"GET /crm/v3/objects/{object_type}"
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": True}
+            if properties:
+                kwargs["properties"] = list(properties)
+            if after:
+                kwargs["after"] = after
+            page = self._call(endpoint, OK, api.get_page_with_http_info, object_type, **kwargs)
+            yield from page.get("results") or []
+            after = _next_after(page)
+            if not after:
+                return
 
     def search_modified_since(
         self,

@@ -11,20 +11,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox.hubspot.emulator import DEFAULT_PORTAL_ID
 from sync_engine.activities import CAP_CODE, ActivitySync, activity_status
 from sync_engine.config import ActivitySync as ActivitySetting
 from sync_engine.config import SyncConfig
 from sync_engine.engine import SyncEngine
+from sync_engine.models import DeletionPolicy
 from tests.e2e.conftest import Pair, start_pair
 
 TASK_UPSERT = "PATCH /composite/sobjects/Task/HubSpot_Engagement_Id__c"
 CONTACT_TYPE = {"calls": 194, "emails": 198, "meetings": 200, "notes": 202}
+COMPANY_TYPE = {"calls": 182, "emails": 186, "meetings": 188}
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +39,15 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pair, Syn
     pair.sandbox.stop()
 
 
-def _config(engine: SyncEngine, **types: dict[str, Any]) -> SyncConfig:
-    """The engine's config with only the named activity types set (others off)."""
+def _config(engine: SyncEngine, *, base: SyncConfig | None = None, **types: Any) -> SyncConfig:
+    """The engine's config (or base) with only the named activity types set (others off)."""
     activities = tuple(
         replace(ActivitySetting(a.type), **types[a.type])
         if a.type in types
         else ActivitySetting(a.type)
         for a in engine.config.activities
     )
-    return replace(engine.config, activities=activities)
+    return replace(base or engine.config, activities=activities)
 
 
 def _sync(engine: SyncEngine, config: SyncConfig, **kw: Any) -> ActivitySync:
@@ -83,8 +86,14 @@ def _engagements(pair: Pair, hs_object: str) -> dict[str, list[str]]:
             return out
 
 
-def _create(pair: Pair, hs_object: str, items: list[tuple[dict[str, str], str]]) -> list[str]:
-    """Engagements created by a rep in HubSpot, each associated with a contact."""
+def _create(
+    pair: Pair,
+    hs_object: str,
+    items: list[tuple[dict[str, str], str]],
+    *,
+    company: str | None = None,
+) -> list[str]:
+    """Engagements created by a rep in HubSpot, each associated with a contact (and company)."""
     rep = pair.person("hubspot", "rep")["token"]
     ids: list[str] = []
     for start in range(0, len(items), 100):
@@ -92,15 +101,8 @@ def _create(pair: Pair, hs_object: str, items: list[tuple[dict[str, str], str]])
             {
                 "properties": {"hs_timestamp": datetime.now(UTC).isoformat(), **props},
                 "associations": [
-                    {
-                        "to": {"id": contact},
-                        "types": [
-                            {
-                                "associationCategory": "HUBSPOT_DEFINED",
-                                "associationTypeId": CONTACT_TYPE[hs_object],
-                            }
-                        ],
-                    }
+                    _association(contact, CONTACT_TYPE[hs_object]),
+                    *([_association(company, COMPANY_TYPE[hs_object])] if company else []),
                 ],
             }
             for props, contact in items[start : start + 100]
@@ -110,6 +112,13 @@ def _create(pair: Pair, hs_object: str, items: list[tuple[dict[str, str], str]])
         )
         ids.extend(str(r["id"]) for r in answer["results"])
     return ids
+
+
+def _association(to: str, type_id: int) -> dict[str, Any]:
+    return {
+        "to": {"id": to},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    }
 
 
 def _linked_contacts(engine: SyncEngine, n: int) -> list[str]:
@@ -316,3 +325,195 @@ def test_only_demo_form_submissions_become_tasks_and_opens_are_projected_first(l
     assert all(t["Subject"] == "Form submitted: Demo request" for t in forms)
     # The projection wrote nothing: the opens are still not Tasks (the type is off).
     assert len(_tasks(pair, "HubSpot_Engagement_Id__c LIKE 'mkt-515151-%'")) == before == 0
+
+
+def _api_calls(engine: SyncEngine, run_id: int, endpoint: str) -> int:
+    with engine.store.read() as conn:
+        (n,) = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM api_usage WHERE run_id = ? AND endpoint = ?",
+            [run_id, endpoint],
+        ).fetchone()
+    return int(n)
+
+
+def _archive(pair: Pair, hs_object: str, ids: list[str]) -> None:
+    rep = pair.person("hubspot", "rep")["token"]
+    body = {"inputs": [{"id": i} for i in ids]}
+    pair.hs("POST", f"/crm/v3/objects/{hs_object}/batch/archive", json=body, token=rep)
+
+
+def test_calls_deleted_in_hubspot_delete_or_flag_their_tasks_at_the_checks_cadence(linked):
+    pair, engine = linked
+    contacts = _linked_contacts(engine, 8)[6:8]
+    title = "Deletion test"
+    ids = _create(pair, "calls", [({"hs_call_title": title}, c) for c in contacts])
+    calls = {"enabled": True, "daily_cap": 100_000, "where": (("hs_call_title", (title,)),)}
+    hourly = replace(engine.config, deletion_check_minutes=60)
+    now = datetime.now(UTC)
+    _sync(engine, _config(engine, base=hourly, calls=calls), clock=lambda: now).run()
+    tasks = {t["HubSpot_Engagement_Id__c"]: t for t in _tasks(pair, f"Subject = 'Call: {title}'")}
+    assert set(tasks) == {f"call-{i}" for i in ids}
+    gone, kept = f"call-{ids[0]}", f"call-{ids[1]}"
+    list_archived = "GET /crm/v3/objects/calls"
+
+    # Policy archive: the first call is deleted in HubSpot, its Task is deleted in Salesforce,
+    # but only at the next check of the archived list (an hour after the last one).
+    _archive(pair, "calls", [ids[0]])
+    archive = replace(hourly, deletion=DeletionPolicy.ARCHIVE)
+    soon = now + timedelta(minutes=10)
+    quiet = _sync(engine, _config(engine, base=archive, calls=calls), clock=lambda: soon).run()
+    assert quiet.deleted == 0 and _api_calls(engine, quiet.run_id, list_archived) == 0
+    later = now + timedelta(minutes=61)
+    swept = _sync(engine, _config(engine, base=archive, calls=calls), clock=lambda: later).run()
+    assert swept.deleted == 1 and _api_calls(engine, swept.run_id, list_archived) >= 1
+    assert not _tasks(pair, f"HubSpot_Engagement_Id__c = '{gone}'")
+    assert gone not in _links(engine, "activity")
+    with engine.store.read() as conn:
+        (field, new, reason) = conn.execute(
+            "SELECT field, new_value, reason FROM field_changes WHERE hs_id = ? AND run_id = ?",
+            [gone, swept.run_id],
+        ).fetchone()
+    assert field == "IsDeleted" and new in ("true", "True") and "deleted in HubSpot" in reason
+
+    # Policy flag: the second call is deleted; its Task stays, marked, and a person is told.
+    _archive(pair, "calls", [ids[1]])
+    flag = replace(hourly, deletion=DeletionPolicy.FLAG, deletion_check_minutes=0)
+    flagged = _sync(engine, _config(engine, base=flag, calls=calls)).run()
+    assert flagged.deleted == 1
+    (task,) = _tasks(pair, f"HubSpot_Engagement_Id__c = '{kept}'")
+    assert task["Description"].startswith("[Deleted in HubSpot on ")
+    with engine.store.read() as conn:
+        (status, message) = conn.execute(
+            "SELECT status, message FROM sync_errors WHERE code = 'DELETED_IN_HUBSPOT' "
+            "AND record_id = ?",
+            [kept],
+        ).fetchone()
+        (field,) = conn.execute(
+            "SELECT field FROM field_changes WHERE hs_id = ? AND run_id = ?",
+            [kept, flagged.run_id],
+        ).fetchone()
+    assert status == "open" and "is kept" in message and field == "Description"
+    # Settled once: the next check finds nothing more to do, and nothing is re-created.
+    again = _sync(engine, _config(engine, base=flag, calls=calls)).run()
+    assert again.deleted == 0 and again.created == 0
+    assert len(_tasks(pair, f"Subject = 'Call: {title}'")) == 1
+
+
+def _rep_task(pair: Pair, engine: SyncEngine, nth: int, **fields: str) -> tuple[str, str]:
+    """A Task a person (not the integration) logs in Salesforce on the nth linked contact:
+    (HubSpot contact id, Task id)."""
+    contact = _linked_contacts(engine, nth + 1)[nth]
+    _sf_object, sf_id = _links(engine, "contact")[contact]
+    body = {"WhoId": sf_id, "Status": "Completed", **fields}
+    body["ActivityDate"] = datetime.now(UTC).date().isoformat()
+    person = pair.person("salesforce", "admin")["token"]
+    return contact, pair.sf("POST", "sobjects/Task/", token=person, json=body)["id"]
+
+
+def test_a_reps_call_deleted_in_salesforce_archives_the_hubspot_call_made_of_it(linked):
+    pair, engine = linked
+    fields = {"Subject": "Rep call to delete", "TaskSubtype": "Call", "Type": "Call"}
+    _contact, task_id = _rep_task(pair, engine, 8, **fields)
+    config = _config(
+        engine,
+        base=replace(engine.config, deletion=DeletionPolicy.ARCHIVE),
+        calls={"to_hubspot": True},
+    )
+    assert _sync(engine, config).run().to_hubspot >= 1
+    key = next(k for k, (_o, task) in _links(engine, "activity").items() if task == task_id)
+    call_id = key.split("-", 1)[1]
+    assert pair.hs("GET", f"/crm/v3/objects/calls/{call_id}")["id"] == call_id
+    pair.sf("DELETE", f"sobjects/Task/{task_id}", token=pair.person("salesforce", "admin")["token"])
+    report = _sync(engine, config).run()
+    assert report.deleted == 1
+    archived = pair.hs("GET", f"/crm/v3/objects/calls/{call_id}", params={"archived": "true"})
+    assert archived["archived"] is True
+    with engine.store.read() as conn:
+        (field, direction) = conn.execute(
+            "SELECT field, direction FROM field_changes WHERE hs_id = ? AND run_id = ?",
+            [key, report.run_id],
+        ).fetchone()
+    assert (field, direction) == ("archived", "salesforce_to_hubspot")
+    assert _sync(engine, config).run().deleted == 0  # once
+
+
+def test_a_reps_meeting_waits_for_its_toggle_and_then_reaches_hubspot_once(linked):
+    pair, engine = linked
+    subject = "Rep meeting behind its toggle"
+    contact, _task_id = _rep_task(pair, engine, 9, Subject=subject, Type="Meeting")
+    search = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "hs_meeting_title", "operator": "EQ", "value": subject}]}
+        ]
+    }
+    calls_only = _config(engine, calls={"to_hubspot": True})
+    _sync(engine, calls_only).run()
+    assert pair.hs("POST", "/crm/v3/objects/meetings/search", json=search)["total"] == 0
+    both = _config(engine, calls={"to_hubspot": True}, meetings={"to_hubspot": True})
+    first = _sync(engine, both).run()
+    second = _sync(engine, both).run()
+    assert first.to_hubspot >= 1 and second.to_hubspot == 0
+    (meeting,) = pair.hs("POST", "/crm/v3/objects/meetings/search", json=search)["results"]
+    linked_to = pair.hs("GET", f"/crm/v4/objects/meetings/{meeting['id']}/associations/contacts")
+    assert [str(a["toObjectId"]) for a in linked_to["results"]] == [contact]
+
+
+def _contact_with_account(pair: Pair, engine: SyncEngine) -> tuple[str, str, str, str]:
+    """A HubSpot contact linked to a Salesforce Contact, and its company linked to an Account."""
+    people, accounts = _links(engine, "contact"), _links(engine, "company")
+    for contact, (sf_object, sf_id) in sorted(people.items())[20:]:
+        if sf_object != "Contact":
+            continue
+        found = pair.hs("GET", f"/crm/v4/objects/contacts/{contact}/associations/companies")
+        for row in found["results"]:
+            company = str(row["toObjectId"])
+            if company in accounts:
+                return contact, sf_id, company, accounts[company][1]
+    raise AssertionError("the seed has no contact whose company is in Salesforce")
+
+
+def test_sales_email_clicks_booked_meetings_and_recordings_on_contact_and_account(linked):
+    pair, engine = linked
+    contact, sf_contact, company, account = _contact_with_account(pair, engine)
+    clicked, opened = _create(
+        pair,
+        "emails",
+        [({"hs_email_subject": "Audit clicked", "hs_email_status": "SENT"}, contact),
+         ({"hs_email_subject": "Audit opened", "hs_email_status": "SENT"}, contact)],
+        company=company,
+    )  # fmt: skip
+    for email, kind in ((clicked, "OPEN"), (clicked, "CLICK"), (opened, "OPEN")):
+        pair.admin("hubspot", "email-tracking", {"email_id": email, "type": kind})
+    booked = pair.admin("hubspot", "meeting-booked", {"contact_id": contact, "title": "Audit"})
+    (logged,) = _create(pair, "meetings", [({"hs_meeting_title": "Audit"}, contact)])  # by a rep
+    recording = "https://recordings.example.com/audit.mp3"
+    (call,) = _create(
+        pair,
+        "calls",
+        [({"hs_call_title": "Audit call", "hs_call_recording_url": recording,
+           "hs_call_to_number": "+15550100"}, contact)],
+        company=company,
+    )  # fmt: skip
+    subjects = ("Audit clicked", "Audit opened")
+    config = _config(
+        engine,
+        emails={"enabled": True, "only_clicked": True,
+                "where": (("hs_email_subject", subjects),)},
+        meetings={"enabled": True, "where": (("hs_meeting_source", ("MEETINGS_PUBLIC",)),)},
+        calls={"enabled": True, "where": (("hs_call_to_number", ("+15550100",)),)},
+    )  # fmt: skip
+    report = _sync(engine, config).run()
+    mine = f"WhoId = '{sf_contact}' AND HubSpot_Engagement_Id__c != null"
+    tasks = {t["HubSpot_Engagement_Id__c"]: t for t in _tasks(pair, mine)}
+    assert f"email-{clicked}" in tasks and f"email-{opened}" not in tasks  # no click: filtered
+    assert f"meeting-{booked['id']}" in tasks
+    assert f"meeting-{logged}" not in tasks  # logged in the CRM, not booked: filtered
+    assert f"call-{call}" in tasks and report.created == 3
+    email_task, call_task = tasks[f"email-{clicked}"], tasks[f"call-{call}"]
+    assert "opens: 1, clicks: 1" in email_task["Description"]
+    assert f"Recording: {recording}" in call_task["Description"]
+    assert "scheduling page" in tasks[f"meeting-{booked['id']}"]["Description"]
+    link = f"https://app.hubspot.com/contacts/{DEFAULT_PORTAL_ID}/record/0-1/{contact}"
+    made = [tasks[k] for k in (f"email-{clicked}", f"meeting-{booked['id']}", f"call-{call}")]
+    assert all(t["Description"].endswith(f"View in HubSpot: {link}") for t in made)
+    assert email_task["WhatId"] == call_task["WhatId"] == account
