@@ -4,25 +4,21 @@ dashboard shows every value as typed (no Markdown or HTML from data is rendered)
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from sync_engine.connectors.salesforce import soql_quote
 from sync_engine.engine import SyncEngine
-from tests.e2e.conftest import Pair, start_pair
+from tests.reliability.conftest import Pair, dashboard_env, open_page, start_pair
 
 pytestmark = pytest.mark.reliability
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SCRIPT = "<script>alert(1)</script>"
 BOLD = "**bold**"
 MARKUP = (SCRIPT, BOLD, "[click](javascript:alert(1))", "<img src=x onerror=alert(1)>")
@@ -233,26 +229,11 @@ def _markdown_bodies(at: AppTest) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def dashboard_env(hostile: Hostile) -> Iterator[None]:
-    values = {
-        **hostile.pair.settings_env(),
-        "SYNC_DB": str(hostile.engine.store.path),
-        "LEADBRIDGE_EMBEDDED": "0",
-    }
+def dashboard(hostile: Hostile) -> Iterator[None]:
     with hostile.engine.store.write() as tx:  # a person pauses with a hostile reason
         tx.set_paused(True, actor=BOLD, reason=f"{SCRIPT} {BOLD} [click](javascript:alert(1))")
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    for key, old in saved.items():
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
+    with dashboard_env(hostile.pair, hostile.engine.store.path):
+        yield
 
 
 @pytest.mark.parametrize(
@@ -266,11 +247,9 @@ def dashboard_env(hostile: Hostile) -> Iterator[None]:
     ],
 )
 def test_the_dashboard_shows_hostile_values_as_typed(
-    hostile: Hostile, dashboard_env: None, page: str, search: str | None
+    hostile: Hostile, dashboard: None, page: str, search: str | None
 ) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(page)
-    at.run()
+    at = open_page(page)
     if search is not None:
         at.text_input[0].input(search).run()
     assert not at.exception, [e.value for e in at.exception]

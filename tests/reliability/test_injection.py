@@ -9,12 +9,10 @@ preview evaluates criteria in pandas over the mirror, not in SQL.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from sandbox.salesforce import soql
@@ -23,7 +21,7 @@ from sync_engine import queries, ui_state
 from sync_engine.config import ConfigError, parse_config
 from sync_engine.connectors.salesforce import soql_quote
 from sync_engine.engine import SyncEngine
-from tests.e2e.conftest import Pair, start_pair
+from tests.reliability.conftest import Pair, dashboard_env, open_page, start_pair
 
 pytestmark = pytest.mark.reliability
 
@@ -135,23 +133,8 @@ def test_hostile_filters_and_searches_select_nothing_from_duckdb(
 @pytest.fixture
 def dashboard(world: tuple[Pair, SyncEngine]) -> Iterator[SyncEngine]:
     pair, engine = world
-    values = {
-        **pair.settings_env(),
-        "SYNC_DB": str(engine.store.path),
-        "LEADBRIDGE_EMBEDDED": "0",
-    }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield engine
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    for key, old in saved.items():
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
+    with dashboard_env(pair, engine.store.path):
+        yield engine
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -163,9 +146,7 @@ def test_a_hostile_criterion_value_in_the_inclusion_preview_selects_nobody(
     dashboard: SyncEngine, value: str
 ) -> None:
     before = _counts(dashboard)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("pages/inclusion.py")
-    at.run()
+    at = open_page("pages/inclusion.py")
     assert int(_metric(at, "Qualifying contacts").replace(",", "")) > 0
     row = {"id": 10**6, "property": "email", "operator": "eq", "value": value}
     at.session_state[ui_state.INCLUSION_DRAFT] = {
@@ -183,9 +164,7 @@ def test_a_hostile_search_on_the_history_page_finds_nothing_and_breaks_nothing(
     dashboard: SyncEngine, value: str
 ) -> None:
     before = _counts(dashboard)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("pages/history.py")
-    at.run()
+    at = open_page("pages/history.py")
     at.text_input(key=ui_state.HISTORY_EMAIL).input(value).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Nothing recorded for this email" in w.value for w in at.warning)
