@@ -18,10 +18,10 @@ from tests.e2e.conftest import ROOT, Pair, small_pair, start_pair, synced  # noq
 
 
 @contextmanager
-def dashboard_env(pair: Pair, db: Path) -> Iterator[None]:
+def dashboard_env(pair: Pair, db: Path, **overrides: str) -> Iterator[None]:
     """The process environment the dashboard pages read (AppTest runs them in this process),
     pointed at pair's sandbox and the audit store at db, with Streamlit's caches cleared."""
-    values = {**pair.settings_env(), "SYNC_DB": str(db), "LEADBRIDGE_EMBEDDED": "0"}
+    values = {**pair.settings_env(**overrides), "SYNC_DB": str(db), "LEADBRIDGE_EMBEDDED": "0"}
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     st.cache_resource.clear()
