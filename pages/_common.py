@@ -7,6 +7,7 @@ short because the engine writes continuously.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ def actor() -> str:
     return str(st.session_state.get(ui_state.ACTOR, ui_state.DEFAULT_ACTOR))
 
 
+# Every character Markdown (CommonMark, Streamlit's colour and emoji directives, LaTeX) gives a
+# meaning: with a backslash before it, it is shown as typed.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=])")
+
+
+def literal(text: object) -> str:
+    """Text from the data or from a person, for an element that renders Markdown (st.error,
+    st.warning, st.caption...): shown as typed, never as bold, a link, an image or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
 def flash(message: str) -> None:
     """Show message once, after the rerun a write triggers."""
     st.session_state[ui_state.FLASH] = message
@@ -55,7 +67,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop(ui_state.FLASH, None)
     if message:
-        st.success(message)
+        st.success(literal(message))
 
 
 def first_sync_note(db_path: str) -> bool:
@@ -189,7 +201,7 @@ def schema() -> Any:
     try:
         return engine.schema()
     except Exception as exc:  # the systems are unreachable or the config is wrong: say so
-        st.warning(f"Could not read the systems' schema: {exc}")
+        st.warning(f"Could not read the systems' schema: {literal(exc)}")
         return None
 
 

@@ -13,6 +13,7 @@ from pages._common import (
     db,
     first_sync_note,
     flash,
+    literal,
     runtime,
     show_flash,
 )
@@ -24,7 +25,7 @@ def done(outcome: fixes.FixResult) -> None:
         flash(outcome.message)
         clear_reads()
         st.rerun()
-    st.error(outcome.message)
+    st.error(literal(outcome.message))
 
 
 def duplicates(path: str) -> None:

@@ -14,6 +14,7 @@ from pages._common import (
     db,
     first_sync_note,
     flash,
+    literal,
     runtime,
     show_flash,
 )
@@ -31,7 +32,7 @@ def done(outcome: fixes.FixResult) -> None:
         flash(outcome.message)
         clear_reads()
         st.rerun()
-    st.error(outcome.message)
+    st.error(literal(outcome.message))
 
 
 def filters(path: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:

@@ -20,6 +20,7 @@ from pages._common import (
     clear_reads,
     db,
     first_sync_note,
+    literal,
     runtime,
     show_flash,
 )
@@ -30,7 +31,7 @@ st.title("Sync health")
 show_flash()
 rt = runtime()
 if rt.problem:
-    st.error(f"The engine cannot run: {rt.problem}")
+    st.error(f"The engine cannot run: {literal(rt.problem)}")
 
 
 def _ago(moment: datetime | None) -> str:
@@ -57,13 +58,13 @@ def engine_panel() -> None:
     cols[3].metric("Systems", MODES[state["mode"]])
     if paused:
         st.warning(
-            f"Paused by {state.get('changed_by') or 'someone'}"
-            + (f": {state['paused_reason']}" if state.get("paused_reason") else "")
+            f"Paused by {literal(state.get('changed_by') or 'someone')}"
+            + (f": {literal(state['paused_reason'])}" if state.get("paused_reason") else "")
         )
     if state.get("last_error"):
-        st.warning(f"The last cycle failed and will be retried: {state['last_error']}")
+        st.warning(f"The last cycle failed and will be retried: {literal(state['last_error'])}")
     if state.get("stopped_reason"):
-        st.error(f"The engine stopped: {state['stopped_reason']}")
+        st.error(f"The engine stopped: {literal(state['stopped_reason'])}")
     with st.popover("Resume sync" if paused else "Pause sync"):
         reason = st.text_input("Reason (shown to others)", key="pause_reason")
         verb = "resume" if paused else "pause"

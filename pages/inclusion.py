@@ -17,6 +17,7 @@ from pages._common import (
     db,
     first_sync_note,
     flash,
+    literal,
     mask_cache,
     runtime,
     show_flash,
@@ -156,7 +157,7 @@ def save_panel(group: Any, result: preview.Preview) -> None:
             st.session_state.pop(ui_state.INCLUSION_DRAFT, None)
             flash(outcome.message)
             st.rerun()
-        st.error(outcome.message)
+        st.error(literal(outcome.message))
 
 
 st.title("Inclusion list")
@@ -181,7 +182,7 @@ problems = validate_criteria(group, props) if props else []
 if problems:
     st.error("These criteria cannot be evaluated; nothing is saved.")
     for problem in problems:
-        st.error(problem)
+        st.error(literal(problem))
     st.stop()
 missing = preview.criteria_properties(group) - set(frame.columns)
 if missing:

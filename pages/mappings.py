@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from pages._common import actor, flash, runtime, schema, show_flash
+from pages._common import actor, flash, literal, runtime, schema, show_flash
 from sync_engine import fixes, ui_state
 from sync_engine.models import Direction, Rule
 
@@ -58,7 +58,7 @@ if edited != current:
             if outcome.ok:
                 flash(outcome.message)
                 st.rerun()
-            st.error(outcome.message)
+            st.error(literal(outcome.message))
 
 st.subheader("Value maps")
 used = sorted({n for m in obj.fields for n in m.value_map_names})
@@ -79,7 +79,7 @@ for name in used:
             if outcome.ok:
                 flash(outcome.message)
                 st.rerun()
-            st.error(outcome.message)
+            st.error(literal(outcome.message))
 
 st.subheader("Picklist compatibility")
 info = schema()
@@ -109,7 +109,7 @@ if st.button("Check the integration user", key="check_integration_user"):
         report = rt.engine.integration_user_report()
     st.text(f"{report.name} <{report.email}>, profile {report.profile or 'unknown'}")
     for warning in report.warnings:
-        st.warning(warning)
+        st.warning(literal(warning))
     if report.dedicated:
         st.success("A dedicated integration user.")
     st.dataframe(

@@ -15,10 +15,16 @@ from typing import Any
 from sandbox.salesforce.errors import ApiError, json_parser_error
 from sandbox.salesforce.schema import FieldSpec
 
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
+# Salesforce's documented email rules (help article 000384328, "Email Address Format Technical
+# Standards Validation"): the RFC characters, and with Email Address Internationalization (on by
+# default in orgs created since Summer '20) non-Latin characters in the local part and the
+# domain; a local part may be an RFC quoted string; consecutive dots are allowed in the middle
+# and at the end of a dot-atom local part, never at its start.
+_INTL = "\u00a1-\U0010ffff"  # non-Latin characters (EAI); not the C1 controls or no-break space
+_ATOM_CHARS = rf"A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_INTL}-"
+_LABEL = rf"[A-Za-z0-9{_INTL}](?:[A-Za-z0-9{_INTL}-]{{0,61}}[A-Za-z0-9{_INTL}])?"
+_LOCAL = rf'(?:[{_ATOM_CHARS}][{_ATOM_CHARS}.]*|"(?:[^"\\\r\n]|\\.)+")'
+_EMAIL = re.compile(rf"^{_LOCAL}@{_LABEL}(?:\.{_LABEL})+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TEXT_TYPES = frozenset(
     {"string", "textarea", "email", "phone", "url", "picklist", "combobox", "id", "reference"}

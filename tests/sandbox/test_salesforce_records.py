@@ -258,3 +258,49 @@ def test_get_with_fields_and_15_character_id(sf_org):
         "Name": "Grace Hopper",
         "Email": None,
     }
+
+
+# Salesforce help 000384328 and "Set Up Email Address Internationalization" (EAI is on by default
+# in orgs created since Summer '20): RFC characters, non-Latin characters, quoted local parts and
+# inner or trailing double dots are accepted; a leading dot, a missing or doubled @, spaces and a
+# single-label domain are refused.
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jo.plus+events@example.com",
+        "O'Brien@Example.COM",
+        '"jo doe"@example.com',
+        "user@bücher.de",
+        "用户@例子.广告",
+        "a..b@test.jp",
+        "a..@test.jp",
+        "x@y.co",
+    ],
+)
+def test_emails_salesforce_accepts_are_stored(sf_org, email):
+    sf = sf_org.client()
+    created = sf.Lead.create({"LastName": "E", "Company": "C", "Email": email})
+    assert sf.Lead.get(created["id"])["Email"] == email
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        ".a@test.jp",
+        "no-at.example.com",
+        "a@@example.com",
+        "a b@example.com",
+        "a@localhost",
+        "a@-x.com",
+    ],
+)
+def test_emails_salesforce_refuses_fail_with_invalid_email_address(sf_org, email):
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf_org.client().Lead.create({"LastName": "E", "Company": "C", "Email": email})
+    assert caught.value.content == [
+        {
+            "message": f"Email: invalid email address: {email}",
+            "errorCode": "INVALID_EMAIL_ADDRESS",
+            "fields": ["Email"],
+        }
+    ]
