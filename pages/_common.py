@@ -8,6 +8,7 @@ short because the engine writes continuously.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +100,9 @@ def _oidc_buttons(config: AccessConfig, who: Identity) -> None:
         if st.button("Log out", key="lb_logout"):
             st.session_state.pop(ui_state.ADMIN_UNLOCKED, None)
             st.logout()
+        return
+    if importlib.util.find_spec("authlib") is None:
+        st.error("OIDC login needs Authlib: `pip install -r requirements.txt`.")
         return
     for provider in config.oidc_providers:
         label = f"Log in with {provider}" if provider else "Log in"

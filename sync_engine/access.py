@@ -170,10 +170,15 @@ def parse_emails(raw: Any) -> tuple[frozenset[str], list[str]]:
 
 
 def oidc_providers(auth: Mapping[str, Any]) -> tuple[str | None, ...]:
-    """The providers st.login can use: None for the [auth] section's own, then [auth.NAME]."""
-    own: tuple[str | None, ...] = (None,) if any(k in auth for k in PROVIDER_KEYS) else ()
-    named = tuple(sorted(k for k, v in auth.items() if isinstance(v, Mapping)))
+    """The providers st.login can use: None for the [auth] section's own, then each [auth.NAME]
+    (a table with provider keys: `client_kwargs = {...}` is a setting, not a provider)."""
+    own: tuple[str | None, ...] = (None,) if _is_provider(auth) else ()
+    named = tuple(sorted(k for k, v in auth.items() if isinstance(v, Mapping) and _is_provider(v)))
     return own + named
+
+
+def _is_provider(section: Mapping[str, Any]) -> bool:
+    return any(k in section for k in PROVIDER_KEYS)
 
 
 def _auth_secrets(auth: Mapping[str, Any]) -> Iterable[str]:

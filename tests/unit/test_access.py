@@ -103,6 +103,7 @@ def test_admin_emails_as_a_list_or_a_comma_separated_string(emails: Any) -> None
     ("auth", "providers"),
     [
         (AUTH, (None,)),
+        ({**AUTH, "client_kwargs": {"prompt": "login"}}, (None,)),
         (
             {
                 "redirect_uri": AUTH["redirect_uri"],
