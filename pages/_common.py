@@ -87,7 +87,7 @@ def access_sidebar() -> Identity:
         if config.open:
             st.warning(access.OPEN_NOTE, icon=":material/lock_open:")
             return who
-        st.caption(f"{'Admin' if who.admin else 'Read-only'}: {who.label}")
+        st.text(f"{'Admin' if who.admin else 'Read-only'}: {who.label}")  # text: never markup
         if config.oidc:
             _oidc_buttons(config, who)
         if config.admin_password and not config.problems:

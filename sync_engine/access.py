@@ -244,14 +244,15 @@ def require_admin(identity: Any, action: str) -> str:
 
 
 def read_only_reason(config: AccessConfig, identity: Identity) -> str | None:
-    """Why this identity may not change anything (None for an admin), for the pages' notes."""
+    """Why this identity may not change anything (None for an admin), for the pages' notes.
+    Names nobody: pages render it as markdown, and a provider's display name is not ours."""
     if identity.admin:
         return None
     if config.problems:
         return "Read-only: the admin login is misconfigured (see the sidebar)."
     if identity.via == "oidc":
         return (
-            f"Read-only: {identity.label} is not on the admin list ({EMAILS_KEY}). "
+            f"Read-only: you are logged in, but not on the admin list ({EMAILS_KEY}). "
             "Ask an admin to add you."
         )
     return "Read-only: log in as an admin (sidebar) to change the sync."

@@ -83,7 +83,7 @@ def audit_rows(world: dict, error_id: int) -> list[tuple]:
 
 
 def sidebar_text(at: AppTest) -> str:
-    parts = [*at.sidebar.error, *at.sidebar.warning, *at.sidebar.caption, *at.sidebar.info]
+    parts = [*at.sidebar.error, *at.sidebar.warning, *at.sidebar.text, *at.sidebar.info]
     return " ".join(str(p.value) for p in parts)
 
 
@@ -220,6 +220,15 @@ def test_other_oidc_users_and_visitors_read_only(
     assert not at.exception, [e.value for e in at.exception]
     assert all(b.disabled for b in mutating(at)) and mutating(at)
     assert any(said in i.value for i in at.info)
+
+
+def test_a_hostile_display_name_is_shown_as_text_never_markup(world: dict) -> None:
+    name = "**Root** [admin](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    user = {"is_logged_in": True, "email": "rep@brightwave.io", "name": name}
+    at = open_page("pages/errors.py", secrets=WITH_OIDC, user=user)
+    assert f"Read-only: {name} <rep@brightwave.io>" in [t.value for t in at.sidebar.text]
+    markup = [*at.markdown, *at.caption, *at.info, *at.sidebar.markdown, *at.sidebar.caption]
+    assert not [m.value for m in markup if "Root" in str(m.value)]
 
 
 def test_a_visitor_is_offered_the_oidc_login(world: dict) -> None:
