@@ -1,4 +1,5 @@
-"""What every page shares: the process's runtime (engine, store), the acting user, cached reads.
+"""What every page shares: the process's runtime (engine, store), who is acting (the sidebar's
+admin login, sync_engine/access.py), cached reads.
 
 Not a page (st.navigation lists pages explicitly). Cached readers take the database path and
 every filter as arguments, so two stores or two filters never share a cache entry; their ttl is
@@ -7,6 +8,8 @@ short because the engine writes continuously.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +18,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from sync_engine import queries, ui_state
+from sync_engine import access, queries, ui_state
+from sync_engine.access import AccessConfig, Identity
 from sync_engine.embedded import Runtime, start_runtime
 from sync_engine.store import AuditStore
 
@@ -38,14 +42,95 @@ def db() -> str:
     return str(runtime().store.path)
 
 
-def actor() -> str:
-    """Who is acting: the logged-in user's name when auth is configured, else "admin"."""
+# ------------------------------------------------------------------------------ access
+
+
+def access_config() -> AccessConfig:
+    """The admin login as configured: st.secrets (the secrets.toml Streamlit's own st.login
+    reads) overlaid by the environment. Read per run: cheap, and never stale."""
     try:
-        if st.user.is_logged_in:
-            return str(st.user.get("name") or st.user.get("email") or ui_state.DEFAULT_ACTOR)
-    except (AttributeError, KeyError):  # no auth configured
-        pass
-    return str(st.session_state.get(ui_state.ACTOR, ui_state.DEFAULT_ACTOR))
+        secrets = st.secrets.to_dict()
+    except FileNotFoundError:  # no secrets.toml
+        secrets = {}
+    return access.load_access(secrets, os.environ)
+
+
+def actor(config: AccessConfig | None = None) -> Identity:
+    """Who is acting in this session; the mutating functions refuse unless it is an admin."""
+    try:
+        user = st.user.to_dict()
+    except (AttributeError, KeyError):
+        user = {}
+    return access.identify(
+        config or access_config(),
+        user=user,
+        password_ok=bool(st.session_state.get(ui_state.ADMIN_UNLOCKED)),
+    )
+
+
+def read_only_note(who: Identity) -> bool:
+    """Say why this page's changes are disabled; True when they are (for `disabled=`)."""
+    reason = access.read_only_reason(access_config(), who)
+    if reason:
+        st.info(reason, icon=":material/lock:")
+    return reason is not None
+
+
+def access_sidebar() -> Identity:
+    """The sidebar's login and logout, and a visible note when no login is configured; who is
+    acting. Every page calls it (not app.py: Streamlit runs a page of the pages/ folder on its own
+    when a session's first request names it, and AppTest always does)."""
+    config = access_config()
+    who = actor(config)
+    with st.sidebar:
+        for problem in config.problems:
+            st.error(f"Admin login misconfigured, so nobody can change the sync: {problem}")
+        if config.open:
+            st.warning(access.OPEN_NOTE, icon=":material/lock_open:")
+            return who
+        st.text(f"{'Admin' if who.admin else 'Read-only'}: {who.label}")  # text: never markup
+        if config.oidc:
+            _oidc_buttons(config, who)
+        if config.admin_password and not config.problems:
+            _password_login(config, who)
+    return who
+
+
+def _oidc_buttons(config: AccessConfig, who: Identity) -> None:
+    if who.via == "oidc":
+        if st.button("Log out", key="lb_logout"):
+            st.session_state.pop(ui_state.ADMIN_UNLOCKED, None)
+            st.logout()
+        return
+    if importlib.util.find_spec("authlib") is None:
+        st.error("OIDC login needs Authlib: `pip install -r requirements.txt`.")
+        return
+    for provider in config.oidc_providers:
+        label = f"Log in with {provider}" if provider else "Log in"
+        if st.button(label, key=f"lb_login_{provider or 'default'}"):
+            st.login(provider or None)
+
+
+def _password_login(config: AccessConfig, who: Identity) -> None:
+    """The admin password form; only a flag is kept once it matched (never the password)."""
+    if st.session_state.get(ui_state.ADMIN_UNLOCKED):
+        if st.button("Leave admin mode", key="lb_admin_lock"):
+            st.session_state.pop(ui_state.ADMIN_UNLOCKED, None)
+            st.rerun()
+        return
+    if who.admin:
+        return
+    with st.form(ui_state.ADMIN_LOGIN_FORM, clear_on_submit=True):
+        attempt = st.text_input(
+            "Admin password", type="password", key=ui_state.ADMIN_PASSWORD_INPUT
+        )
+        submitted = st.form_submit_button("Log in as admin")
+    if not submitted:
+        return
+    if access.check_password(config, attempt):
+        st.session_state[ui_state.ADMIN_UNLOCKED] = True
+        st.rerun()
+    st.error("Wrong admin password: the dashboard stays read-only.")
 
 
 # Every character Markdown (CommonMark, Streamlit's colour and emoji directives, LaTeX) gives a
@@ -158,6 +243,11 @@ def cached_timeline(db_path: str, email: str) -> pd.DataFrame:
     return queries.person_timeline(store_at(db_path), email)
 
 
+@st.cache_data(ttl=FRESH_S, show_spinner=False)
+def cached_audit(db_path: str, limit: int) -> pd.DataFrame:
+    return queries.audit_frame(store_at(db_path), limit=limit)
+
+
 @st.cache_resource(ttl=600, max_entries=2, show_spinner="Loading contacts from the engine's copy…")
 def cached_contacts(db_path: str, version: tuple[Any, ...]) -> pd.DataFrame:
     """The mirror's HubSpot contacts, rebuilt only when the mirror changes (version).
@@ -187,6 +277,7 @@ def clear_reads() -> None:
         reader.clear()
     for reader in (cached_duplicates, cached_conflicts, cached_timeline, cached_throughput):
         reader.clear()
+    cached_audit.clear()
 
 
 # ------------------------------------------------------------------------------ schema, config

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._common import (
+    access_sidebar,
     actor,
     cached_conflicts,
     cached_duplicates,
@@ -14,6 +15,7 @@ from pages._common import (
     first_sync_note,
     flash,
     literal,
+    read_only_note,
     runtime,
     show_flash,
 )
@@ -44,9 +46,9 @@ def duplicates(path: str) -> None:
     if status != "open":
         return
     cluster = st.selectbox("Cluster", list(frame["cluster_id"]), key="dup_cluster")
-    with st.popover("Mark not a duplicate"):
+    with st.popover("Mark not a duplicate", disabled=LOCKED):
         st.text(f"Cluster {cluster} will no longer be reported.")
-        if st.button("Confirm: not a duplicate", type="primary"):
+        if st.button("Confirm: not a duplicate", type="primary", disabled=LOCKED):
             done(fixes.mark_not_duplicate(runtime(), cluster, actor=actor()))
 
 
@@ -67,14 +69,15 @@ def conflicts(path: str) -> None:
     row = frame.loc[picked].to_dict()
     loser = "hubspot" if row["winner"] == "salesforce" else "salesforce"
     value = row["hs_value"] if loser == "hubspot" else row["sf_value"]
-    with st.popover(f"Override: make {loser}'s value win"):
+    with st.popover(f"Override: make {loser}'s value win", disabled=LOCKED):
         st.text(f"{row['field']} becomes {value!r} in {row['winner']} too.")
-        if st.button("Confirm override", type="primary"):
+        if st.button("Confirm override", type="primary", disabled=LOCKED):
             done(fixes.override_conflict(runtime(), row, actor=actor()))
 
 
 st.title("Duplicates and conflicts")
 show_flash()
+LOCKED = read_only_note(access_sidebar())
 path = db()
 first_sync_note(path)
 duplicates(path)

@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 from pages._common import (
+    access_sidebar,
     actor,
     cached_error_counts,
     cached_errors,
@@ -15,6 +16,7 @@ from pages._common import (
     first_sync_note,
     flash,
     literal,
+    read_only_note,
     runtime,
     show_flash,
 )
@@ -67,38 +69,49 @@ def fix_panel(error: dict) -> None:
     st.text(error["message"])
     st.text(f"Suggested fix: {_text(error.get('suggested_fix')) or '—'}")
     one, two, three = st.columns(3)
-    with one.popover("Edit the value and retry"):
+    with one.popover("Edit the value and retry", disabled=LOCKED):
         corrected = st.text_input("Corrected value", value=value, key=f"{key}_value")
-        if st.button("Confirm: write it to the source record", type="primary", key=f"{key}_set"):
+        if st.button(
+            "Confirm: write it to the source record",
+            type="primary",
+            key=f"{key}_set",
+            disabled=LOCKED,
+        ):
             done(fixes.set_value_and_retry(rt, error_id, corrected, actor=actor()))
-    with two.popover("Add a value-map entry"):
+    with two.popover("Add a value-map entry", disabled=LOCKED):
         maps = [v.name for v in rt.engine.config.value_maps] if rt.engine else []
         name = st.selectbox("Value map", maps, key=f"{key}_map")
         hs_value = st.text_input("HubSpot value", value=value, key=f"{key}_hs")
         sf_value = st.text_input("Salesforce value", key=f"{key}_sf")
-        if st.button("Confirm: save to sync.toml and retry", type="primary", key=f"{key}_add"):
+        if st.button(
+            "Confirm: save to sync.toml and retry",
+            type="primary",
+            key=f"{key}_add",
+            disabled=LOCKED,
+        ):
             done(fixes.add_value_map_entry(rt, name, hs_value, sf_value, actor=actor()))
     with three:
-        if st.button("Retry this error", key=f"{key}_retry"):
+        if st.button("Retry this error", key=f"{key}_retry", disabled=LOCKED):
             done(fixes.retry_error(rt, error_id, actor=actor()))
-        if st.button("Ignore this error", key=f"{key}_ignore"):
+        if st.button("Ignore this error", key=f"{key}_ignore", disabled=LOCKED):
             done(fixes.ignore_error(rt, error_id, actor=actor()))
 
 
 def category_retry(category: str) -> None:
     if st.session_state.get(ui_state.ERROR_CONFIRM_CATEGORY) != category:
-        if st.button(f"Retry every open {category} error…"):
+        if st.button(f"Retry every open {category} error…", disabled=LOCKED):
             st.session_state[ui_state.ERROR_CONFIRM_CATEGORY] = category
             st.rerun()
         return
     st.warning(f"Every open {category} error will be retried at the next cycle.")
-    if st.button(f"Confirm: retry all {category} errors", type="primary"):
+    if st.button(f"Confirm: retry all {category} errors", type="primary", disabled=LOCKED):
         st.session_state.pop(ui_state.ERROR_CONFIRM_CATEGORY, None)
         done(fixes.retry_category(runtime(), category, actor=actor()))
 
 
 st.title("Errors")
 show_flash()
+LOCKED = read_only_note(access_sidebar())  # read-only users see the fixes, disabled
 path = db()
 first_sync_note(path)
 category, status, obj = filters(path)

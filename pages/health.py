@@ -10,6 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages._common import (
+    access_sidebar,
     actor,
     cached_api_usage,
     cached_changes_over_time,
@@ -21,13 +22,16 @@ from pages._common import (
     db,
     first_sync_note,
     literal,
+    read_only_note,
     runtime,
     show_flash,
 )
+from sync_engine import fixes
 
 MODES = {"sandbox": "sandbox", "live": "live orgs", "none": "none set"}
 
 st.title("Sync health")
+access_sidebar()
 show_flash()
 rt = runtime()
 if rt.problem:
@@ -65,13 +69,14 @@ def engine_panel() -> None:
         st.warning(f"The last cycle failed and will be retried: {literal(state['last_error'])}")
     if state.get("stopped_reason"):
         st.error(f"The engine stopped: {literal(state['stopped_reason'])}")
-    with st.popover("Resume sync" if paused else "Pause sync"):
+    locked = read_only_note(actor())
+    with st.popover("Resume sync" if paused else "Pause sync", disabled=locked):
         reason = st.text_input("Reason (shown to others)", key="pause_reason")
         verb = "resume" if paused else "pause"
-        if st.button(f"Confirm: {verb} the sync", type="primary", key="pause_confirm"):
-            with rt.store.write() as tx:
-                tx.set_paused(not paused, actor=actor(), reason=reason or None)
-            rt.wake()
+        if st.button(
+            f"Confirm: {verb} the sync", type="primary", key="pause_confirm", disabled=locked
+        ):
+            fixes.set_paused(rt, not paused, actor=actor(), reason=reason)
             clear_reads()
             st.rerun()
 

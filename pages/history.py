@@ -1,14 +1,24 @@
 """Record history: one person, both systems: every field change with direction and reason,
-conflicts, errors and links, oldest first."""
+conflicts, errors and links, oldest first; and every change made from the dashboard, by whom."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages._common import cached_timeline, db
+from pages._common import access_sidebar, cached_audit, cached_timeline, db
 from sync_engine import ui_state
 
 st.title("Record history")
+access_sidebar()
+with st.expander("Changes made in the dashboard: who and when"):
+    changes = cached_audit(db(), 500)
+    if changes.empty:
+        st.info("Nobody has changed anything from the dashboard yet.")
+    else:
+        st.dataframe(
+            changes[["at", "actor", "action", "object", "record_id", "error_id", "details"]],
+            hide_index=True,
+        )
 email = st.text_input("Email", key=ui_state.HISTORY_EMAIL, placeholder="name@company.com").strip()
 if not email:
     st.info("Look a person up by email to see what the sync did to their records.")

@@ -10,6 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages._common import (
+    access_sidebar,
     active_config,
     actor,
     cached_contacts,
@@ -19,6 +20,7 @@ from pages._common import (
     flash,
     literal,
     mask_cache,
+    read_only_note,
     runtime,
     show_flash,
     store_at,
@@ -133,6 +135,8 @@ def save_panel(group: Any, result: preview.Preview) -> None:
     if result.unchanged and group == active_config().inclusion:
         st.caption("These are the active criteria.")
         return
+    if read_only_note(actor()):  # anyone may preview criteria; only an admin saves them
+        return
     if not st.session_state.get(ui_state.INCLUSION_CONFIRM):
         if st.button("Save and activate…", type="primary"):
             st.session_state[ui_state.INCLUSION_CONFIRM] = True
@@ -161,6 +165,7 @@ def save_panel(group: Any, result: preview.Preview) -> None:
 
 
 st.title("Inclusion list")
+access_sidebar()
 st.caption(
     "Which HubSpot contacts may be pushed to Salesforce. The preview evaluates the engine's own "
     "copy of HubSpot with the engine's own rules: no HubSpot call."

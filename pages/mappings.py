@@ -7,12 +7,22 @@ from dataclasses import replace
 
 import streamlit as st
 
-from pages._common import actor, flash, literal, runtime, schema, show_flash
+from pages._common import (
+    access_sidebar,
+    actor,
+    flash,
+    literal,
+    read_only_note,
+    runtime,
+    schema,
+    show_flash,
+)
 from sync_engine import fixes, ui_state
 from sync_engine.models import Direction, Rule
 
 st.title("Field mappings")
 show_flash()
+locked = read_only_note(access_sidebar())
 rt = runtime()
 if rt.engine is None:
     st.error("No configuration loaded: see Sync health.")
@@ -51,9 +61,9 @@ edited = replace(
     current, direction=Direction(direction), rule=Rule(rule), salesforce=sf_field.strip()
 )
 if edited != current:
-    with st.popover("Save mapping"):
+    with st.popover("Save mapping", disabled=locked):
         st.text(f"{current.hubspot}: {current.direction} / {current.rule} -> {direction} / {rule}")
-        if st.button("Confirm: save to sync.toml", type="primary", key="map_save"):
+        if st.button("Confirm: save to sync.toml", type="primary", key="map_save", disabled=locked):
             outcome = fixes.save_mapping(rt, obj_name, index, edited, actor=actor())
             if outcome.ok:
                 flash(outcome.message)
@@ -74,7 +84,7 @@ for name in used:
         cols = st.columns(3)
         hs_value = cols[0].text_input("HubSpot value", key=f"vm_{name}_hs")
         sf_value = cols[1].text_input("Salesforce value", key=f"vm_{name}_sf")
-        if cols[2].button("Add entry", key=f"vm_{name}_add"):
+        if cols[2].button("Add entry", key=f"vm_{name}_add", disabled=locked):
             outcome = fixes.add_value_map_entry(rt, name, hs_value, sf_value, actor=actor())
             if outcome.ok:
                 flash(outcome.message)

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from pages._common import (
+    access_sidebar,
     active_config,
     actor,
     cached_contacts,
@@ -15,6 +16,7 @@ from pages._common import (
     db,
     first_sync_note,
     mask_cache,
+    read_only_note,
     runtime,
     store_at,
 )
@@ -47,7 +49,7 @@ def choose(frame: Any, cache: preview.MaskCache) -> list[str]:
 
 def dry_run(ids: list[str]) -> None:
     rt = runtime()
-    if st.button(f"Dry run {len(ids)} contacts", type="primary"):
+    if st.button(f"Dry run {len(ids)} contacts", type="primary", disabled=LOCKED):
         with st.spinner("Planning (nothing is written)…"):
             report = segment.dry_run_segment(rt.engine, ids, actor=actor())
         st.session_state[ui_state.SEGMENT_DRY_RUN] = report
@@ -66,7 +68,7 @@ def dry_run(ids: list[str]) -> None:
 def apply(ids: list[str]) -> None:
     rt = runtime()
     st.warning(f"Applying writes the changes above to the live systems for {len(ids)} contacts.")
-    if not st.button(f"Confirm: apply to {len(ids)} contacts", type="primary"):
+    if not st.button(f"Confirm: apply to {len(ids)} contacts", type="primary", disabled=LOCKED):
         return
     bar = st.progress(0.0, text="Applying…")
     report = segment.apply_segment(
@@ -95,6 +97,8 @@ def show_report() -> None:
 
 st.title("Test segment")
 st.caption("Sync a small, chosen set of contacts first: see the diff, apply it, read the report.")
+# Choosing contacts is open to all; a dry run and an apply are an admin's.
+LOCKED = read_only_note(access_sidebar())
 path = db()
 if first_sync_note(path):
     st.stop()

@@ -1,5 +1,7 @@
 """What a person can do about what the sync flagged: the engine's API behind the dashboard's
-buttons (issue 5 item 8). Every action is recorded in `audit_log` with who and when.
+buttons (issue 5 item 8). Every action is recorded in `audit_log` with who and when, and every
+one refuses (`AccessDenied`) unless it is given an admin `Identity` (sync_engine/access.py): the
+dashboard disables these controls for read-only users, and this is the second line.
 
 - retry one error, or a whole category: the error goes `retrying` and its records are marked
   dirty in the mirror, so the next cycle decides them again (and closes the error when the write
@@ -25,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from sync_engine import mirror
+from sync_engine.access import Identity, require_admin
 from sync_engine.config import (
     ConfigError,
     FieldMapping,
@@ -96,15 +99,16 @@ def _retry_rows(tx: Any, errors: Iterable[Mapping[str, Any]], *, actor: str, not
     return count
 
 
-def retry_error(rt: Any, error_id: int, *, actor: str) -> FixResult:
+def retry_error(rt: Any, error_id: int, *, actor: Identity) -> FixResult:
     """Queue one error's records for the next cycle."""
+    by = require_admin(actor, "retry an error")
     error = error_by_id(rt.store, error_id)
     if error is None:
         return FixResult(False, f"No error {error_id}.")
     if error["status"] not in OPEN_STATUSES:
         return FixResult(False, f"Error {error_id} is {error['status']}: nothing to retry.")
     with rt.store.write() as tx:
-        count = _retry_rows(tx, [error], actor=actor, note="retry")
+        count = _retry_rows(tx, [error], actor=by, note="retry")
     rt.wake()
     return FixResult(True, f"Error {error_id} will be retried at the next cycle.", count)
 
@@ -120,21 +124,23 @@ def _open_errors(rt: Any, sql_filter: str, params: Sequence[Any]) -> list[dict[s
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def retry_category(rt: Any, category: str, *, actor: str) -> FixResult:
+def retry_category(rt: Any, category: str, *, actor: Identity) -> FixResult:
     """Queue every open error of one category."""
+    by = require_admin(actor, "retry errors")
     errors = _open_errors(rt, "category = ?", [category])
     if not errors:
         return FixResult(False, f"No open {category} error to retry.")
     with rt.store.write() as tx:
-        count = _retry_rows(tx, errors, actor=actor, note=f"retry category {category}")
+        count = _retry_rows(tx, errors, actor=by, note=f"retry category {category}")
     rt.wake()
     return FixResult(True, f"{count} {category} errors will be retried at the next cycle.", count)
 
 
-def ignore_error(rt: Any, error_id: int, *, actor: str, note: str | None = None) -> FixResult:
+def ignore_error(rt: Any, error_id: int, *, actor: Identity, note: str | None = None) -> FixResult:
+    by = require_admin(actor, "ignore an error")
     try:
         with rt.store.write() as tx:
-            tx.set_error_status(error_id, "ignored", actor=actor, note=note)
+            tx.set_error_status(error_id, "ignored", actor=by, note=note)
     except KeyError:
         return FixResult(False, f"No error {error_id}.")
     return FixResult(True, f"Error {error_id} is ignored.")
@@ -188,8 +194,9 @@ def _mapping_for(
     return None
 
 
-def set_value_and_retry(rt: Any, error_id: int, value: str, *, actor: str) -> FixResult:
+def set_value_and_retry(rt: Any, error_id: int, value: str, *, actor: Identity) -> FixResult:
     """Write the corrected value to the source record, then retry the error."""
+    by = require_admin(actor, "correct a value")
     error = error_by_id(rt.store, error_id)
     if error is None:
         return FixResult(False, f"No error {error_id}.")
@@ -205,14 +212,14 @@ def set_value_and_retry(rt: Any, error_id: int, value: str, *, actor: str) -> Fi
         return FixResult(False, f"{source.system} refused the value: {problem}")
     with rt.store.write() as tx:
         tx.audit(
-            actor,
+            by,
             "fix_set_value",
             object=source.object,
             record_id=source.record_id,
             error_id=error_id,
             details={"system": str(source.system), "field": source.field, "value": value},
         )
-        _retry_rows(tx, [error], actor=actor, note="value corrected")
+        _retry_rows(tx, [error], actor=by, note="value corrected")
         mirror.mark_dirty(tx.conn, source.system, [source.record_id])
     rt.wake()
     return FixResult(
@@ -252,10 +259,11 @@ def _schema_problems(engine: Any, config: SyncConfig) -> list[str]:
 
 
 def save_checked(
-    rt: Any, config: SyncConfig, *, actor: str, action: str, details: Any
+    rt: Any, config: SyncConfig, *, actor: Identity, action: str, details: Any
 ) -> str | None:
     """Validate config against the live schema, save it, make it the engine's; the problems
-    (nothing saved) or None."""
+    (nothing saved) or None. The one place sync.toml is written: only for an admin."""
+    by = require_admin(actor, "change sync.toml")
     problems = _schema_problems(rt.engine, config)
     if problems:
         return "; ".join(problems)
@@ -266,16 +274,17 @@ def save_checked(
     if rt.engine is not None:
         rt.engine.use_config(config)
     with rt.store.write() as tx:
-        tx.audit(actor, action, details=details)
+        tx.audit(by, action, details=details)
     return None
 
 
 def add_value_map_entry(
-    rt: Any, map_name: str, hubspot_value: str, salesforce_value: str, *, actor: str
+    rt: Any, map_name: str, hubspot_value: str, salesforce_value: str, *, actor: Identity
 ) -> FixResult:
     """Add hubspot_value -> salesforce_value to a value map (refused, with the allowed values,
     when the target lacks it), then retry the open errors of that value on the map's fields
     (other values of the field would only be refused again)."""
+    by = require_admin(actor, "add a value-map entry")
     config = rt.engine.config if rt.engine is not None else None
     if config is None:
         return FixResult(False, "No configuration loaded: nothing saved.")
@@ -306,7 +315,7 @@ def add_value_map_entry(
     )
     if errors:
         with rt.store.write() as tx:
-            _retry_rows(tx, errors, actor=actor, note=f"value map {map_name} extended")
+            _retry_rows(tx, errors, actor=by, note=f"value map {map_name} extended")
     rt.wake()
     return FixResult(
         True,
@@ -327,9 +336,10 @@ def _fields_using(config: SyncConfig, map_name: str) -> set[str]:
 
 
 def save_mapping(
-    rt: Any, object_name: str, index: int, mapping: FieldMapping, *, actor: str
+    rt: Any, object_name: str, index: int, mapping: FieldMapping, *, actor: Identity
 ) -> FixResult:
     """Replace one field mapping (direction, rule, ...), validated before anything is saved."""
+    require_admin(actor, "change a mapping")
     config = rt.engine.config if rt.engine is not None else None
     obj = config.object(object_name) if config is not None else None
     if config is None or obj is None or not 0 <= index < len(obj.fields):
@@ -368,10 +378,11 @@ def save_inclusion(
     *,
     to_push: Sequence[str],
     properties: Mapping[str, PropertyMeta],
-    actor: str,
+    actor: Identity,
 ) -> FixResult:
     """Activate new inclusion criteria: validated, saved, and the newly qualifying contacts queued
     for the next cycle (they would otherwise wait for their next edit)."""
+    require_admin(actor, "change the inclusion criteria")
     problems = validate_criteria(criteria, properties) if properties else []
     if problems:
         return FixResult(False, "Refused, nothing saved: " + "; ".join(problems))
@@ -393,21 +404,32 @@ def save_inclusion(
     return FixResult(True, f"Criteria saved: {len(to_push):,} contacts queued for Salesforce.")
 
 
+def set_paused(rt: Any, paused: bool, *, actor: Identity, reason: str | None = None) -> FixResult:
+    """Pause or resume the sync (every process's engine reads the flag before a cycle)."""
+    by = require_admin(actor, "pause or resume the sync")
+    with rt.store.write() as tx:
+        tx.set_paused(paused, actor=by, reason=reason or None)
+    rt.wake()
+    return FixResult(True, "Sync paused." if paused else "Sync resumed.")
+
+
 # ---------------------------------------------------------------- duplicates, conflicts
 
 
-def mark_not_duplicate(rt: Any, cluster_id: str, *, actor: str) -> FixResult:
+def mark_not_duplicate(rt: Any, cluster_id: str, *, actor: Identity) -> FixResult:
+    by = require_admin(actor, "mark a cluster not a duplicate")
     with rt.store.write() as tx:
-        tx.set_duplicate_status(cluster_id, "ignored", actor=actor)
+        tx.set_duplicate_status(cluster_id, "ignored", actor=by)
     return FixResult(True, f"Cluster {cluster_id} marked not a duplicate.")
 
 
-def override_conflict(rt: Any, conflict: Mapping[str, Any], *, actor: str) -> FixResult:
+def override_conflict(rt: Any, conflict: Mapping[str, Any], *, actor: Identity) -> FixResult:
     """Make the losing value win, on both sides: the cycle that settled the conflict already
     copied the winner's value to the loser's record, so writing the winner's record alone would
     leave the systems disagreeing (and the next read of the loser's record would undo the
     override). Both values are converted and checked before anything is written; the changes are
     recorded (reason `override`) with the new agreed value, and the person in audit_log."""
+    by = require_admin(actor, "override a conflict")
     engine = rt.engine
     if engine is None:
         return FixResult(False, "No connection to the systems: nothing written.")
@@ -430,7 +452,7 @@ def override_conflict(rt: Any, conflict: Mapping[str, Any], *, actor: str) -> Fi
             note = " (the first system was written; retry to finish)" if done else ""
             return FixResult(False, f"{source.system} refused the value: {problem}{note}")
     with rt.store.write() as tx:
-        _record_override(tx, conflict, mapping, value, actor=actor)
+        _record_override(tx, conflict, mapping, value, actor=by)
     return FixResult(
         True,
         f"{mapping.hubspot} of {obj.name} {conflict['hs_id']} set to {value!r} in both systems.",

@@ -5,7 +5,8 @@ looks at the dry run (the engine's pure `plan()` over a Snapshot restricted to t
 create or update in each system, field by field) and applies it. The snapshot is built from the
 mirror exactly as a cycle builds it for dirty records, with the chosen contacts standing in for
 the dirty ones; the writes go through the engine's own batch executor, so they are audited like
-any cycle's, under a run of kind `segment` (a dry run is recorded as kind `dry_run`).
+any cycle's, under a run of kind `segment` (a dry run is recorded as kind `dry_run`). Both are
+an admin's to launch (`access.require_admin`), and both are recorded in audit_log with who.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sync_engine.access import Identity, require_admin
 from sync_engine.engine import RunReport, SyncEngine
 from sync_engine.plan import Plan, Snapshot, plan
 
@@ -58,11 +60,13 @@ def _checked(hs_ids: Sequence[str]) -> list[str]:
     return ids
 
 
-def dry_run_segment(engine: SyncEngine, hs_ids: Sequence[str], *, actor: str) -> SegmentReport:
+def dry_run_segment(engine: SyncEngine, hs_ids: Sequence[str], *, actor: Identity) -> SegmentReport:
     """Plan the segment and record the dry run as a run of kind `dry_run`."""
+    by = require_admin(actor, "dry-run a test segment")
     ids = _checked(hs_ids)
     with engine.store.write() as tx:
-        run_id = tx.start_run("dry_run", triggered_by=actor)
+        run_id = tx.start_run("dry_run", triggered_by=by)
+        tx.audit(by, "segment_dry_run", details={"run_id": run_id, "contacts": len(ids)})
     plans = plan_segment(engine, ids)
     with engine.store.write() as tx:
         tx.finish_run(
@@ -78,14 +82,16 @@ def apply_segment(
     engine: SyncEngine,
     hs_ids: Sequence[str],
     *,
-    actor: str,
+    actor: Identity,
     progress: Progress | None = None,
 ) -> SegmentReport:
     """Sync exactly these contacts now, in chunks (progress after each), as a `segment` run."""
+    by = require_admin(actor, "launch a test-segment sync")
     ids = _checked(hs_ids)
     notify = progress or (lambda _f, _m: None)
     with engine.store.write() as tx:
-        run_id = tx.start_run("segment", triggered_by=actor)
+        run_id = tx.start_run("segment", triggered_by=by)
+        tx.audit(by, "segment_apply", details={"run_id": run_id, "contacts": len(ids)})
     report = RunReport(run_id=run_id, kind="segment")
     decided = plan_segment(engine, ids)[0]
     report.plans.append(decided)

@@ -6,9 +6,11 @@ accident and a rename is one edit. No Streamlit import here: the engine package 
 
 from __future__ import annotations
 
-# Who acts: recorded in audit_log with every fix, pause and config change.
-ACTOR = "lb_actor"
-DEFAULT_ACTOR = "admin"
+# Admin login (sync_engine/access.py): the flag set once the admin password was given (the
+# password itself is never kept: its field lives in a form cleared on submit), and that form.
+ADMIN_UNLOCKED = "lb_admin_unlocked"
+ADMIN_LOGIN_FORM = "lb_admin_login"
+ADMIN_PASSWORD_INPUT = "lb_admin_password"
 
 # Inclusion list: the criteria being edited (a list of group dicts) and the save confirmation.
 INCLUSION_DRAFT = "lb_inclusion_draft"

@@ -89,4 +89,4 @@ def test_retrying_an_error_queues_it_and_records_who(world: dict) -> None:
         world,
         "SELECT actor FROM audit_log WHERE error_id = ? AND action = 'error_retrying'",
         [error_id],
-    ) == [("admin",)]
+    ) == [("local",)]

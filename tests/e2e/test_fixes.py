@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sync_engine import fixes
+from sync_engine.access import Identity
 from sync_engine.config import load_config, save_config
 from sync_engine.embedded import Runtime
 from sync_engine.engine import SyncEngine
@@ -27,7 +28,7 @@ from tests.e2e.conftest import ROOT, Pair, start_pair
 
 pytestmark = pytest.mark.e2e
 
-ACTOR = "ops.lead@brightwave.io"
+ACTOR = Identity("ops.lead@brightwave.io", admin=True, via="oidc", email="ops.lead@brightwave.io")
 LEAD_SOURCES = ("Web", "Webinar", "Trade Show", "Phone Inquiry")  # mapped to themselves
 
 
@@ -83,7 +84,7 @@ def assert_audited(rows: list[dict[str, Any]], *, since: datetime) -> None:
     """At least one row, each naming the person and a time within the test."""
     assert rows, "the fix left no audit_log row"
     for row in rows:
-        assert row["actor"] == ACTOR
+        assert row["actor"] == ACTOR.name
         assert since <= row["at"] <= datetime.now(UTC)
 
 
