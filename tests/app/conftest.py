@@ -9,13 +9,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 import streamlit as st
 
 from sandbox.runner import Sandbox
 from sync_engine.runtime import build_engine
 from sync_engine.settings import load_settings
+from sync_engine.store import AuditStore
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
@@ -57,9 +57,7 @@ def fresh_caches() -> Iterator[None]:
 
 
 def sql(world: dict, query: str, params: list | None = None) -> list[tuple]:
-    """Read the test DuckDB directly (nothing else holds it between app runs)."""
-    conn = duckdb.connect(str(world["db"]), read_only=True)
-    try:
+    """Read the test DuckDB through the store, as the pages do (a raw connection would clash
+    with the attachment this process may still hold)."""
+    with AuditStore(Path(world["db"])).read() as conn:
         return conn.execute(query, params or []).fetchall()
-    finally:
-        conn.close()
