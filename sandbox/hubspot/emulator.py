@@ -247,6 +247,8 @@ class HubSpotEmulator:
             self._calls[key] += 1
             self._by_owner[caller.name] += 1
         fault = self.faults.pick()
+        if fault is not None:
+            self.faults.note(fault)
         if fault is not None and fault != "malformed":
             return self._fault(fault, environ, caller, correlation_id)
         now = truncate_ms(self.clock.now())

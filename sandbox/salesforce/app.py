@@ -239,10 +239,14 @@ class RestApp:
         fresh = self.host.sessions.first_use(token)
         if fault == "UNABLE_TO_LOCK_ROW" and request.method not in _WRITE_METHODS:
             fault = "503"  # reads take no row locks; under strain they see 503s instead
+        if fault == "expired_session" and fresh:
+            fault = None  # a session never expires on its first call
+        if fault is not None:
+            self.host.faults.note(fault)
         if fault == "reset":
             _drop_connection(request)
             return Response(b"", status=200)
-        if fault == "expired_session" and not fresh:
+        if fault == "expired_session":
             # A login session is revoked for good; the people's long-lived tokens are refused once.
             self.host.sessions.expire(token)
             return _json_response(errors.invalid_session().body(), 401)
