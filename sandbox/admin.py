@@ -62,16 +62,15 @@ def _dispatch(target: AdminTarget, method: str, path: str, body: dict[str, Any])
     if (method, path) == ("GET", "stats"):
         return 200, target.stats()
     if (method, path) == ("POST", "faults"):
-        cfg = target.faults.configure(
+        target.faults.configure(
             rate=_opt_float(body, "rate"),
             latency_ms=_opt_int(body, "latency_ms"),
             kinds=body.get("kinds"),
             seed=_opt_int(body, "seed"),
         )
-        return 200, {"rate": cfg.rate, "latency_ms": cfg.latency_ms, "kinds": list(cfg.kinds)}
+        return 200, target.faults.public()
     if (method, path) == ("GET", "faults"):
-        cfg = target.faults.config
-        return 200, {"rate": cfg.rate, "latency_ms": cfg.latency_ms, "kinds": list(cfg.kinds)}
+        return 200, target.faults.public()
     if (method, path) == ("POST", "clock"):
         seconds = float(body.get("advance_seconds", 0))
         now = target.clock.advance(timedelta(seconds=seconds))

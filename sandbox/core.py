@@ -11,6 +11,7 @@ import random
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,11 +58,13 @@ class FaultConfig:
 
 
 class FaultInjector:
-    """Decides per call whether it fails and how; each emulator renders the kind its way."""
+    """Decides per call whether it fails and how; each emulator renders the kind its way and
+    notes it, so tests can check every injected fault against what the client recorded."""
 
     def __init__(self, default_kinds: tuple[str, ...]) -> None:
         self.default_kinds = default_kinds
         self.config = FaultConfig(kinds=default_kinds)
+        self.injected: Counter[str] = Counter()
         self._rng = random.Random()
         self._lock = threading.Lock()
 
@@ -99,6 +102,23 @@ class FaultInjector:
     def reset(self) -> None:
         with self._lock:
             self.config = FaultConfig(kinds=self.default_kinds)
+            self.injected.clear()
+
+    def note(self, kind: str) -> None:
+        """Count a fault as it was rendered (an emulator may render a picked kind as another)."""
+        with self._lock:
+            self.injected[kind] += 1
+
+    def public(self) -> dict[str, object]:
+        """The admin view: settings and how many faults of each kind were injected."""
+        with self._lock:
+            config = self.config
+            return {
+                "rate": config.rate,
+                "latency_ms": config.latency_ms,
+                "kinds": list(config.kinds),
+                "injected": dict(self.injected),
+            }
 
     def pick(self) -> str | None:
         """Sleep for the configured latency, then return a fault kind for this call, or None."""

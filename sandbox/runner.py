@@ -8,7 +8,7 @@ admin endpoint `POST /__sandbox/reset` swaps the data underneath it.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +20,49 @@ DEFAULT_DATA_DIR = Path("data/sandbox")
 ENV_FILE = "sandbox.env"
 
 
+LOGIN_KEYS = {
+    "password": {
+        "username": "SALESFORCE_USERNAME",
+        "password": "SALESFORCE_PASSWORD",
+        "security_token": "SALESFORCE_SECURITY_TOKEN",
+    },
+    "client_credentials": {
+        "client_id": "SALESFORCE_CLIENT_ID",
+        "client_secret": "SALESFORCE_CLIENT_SECRET",
+    },
+}
+
+
 @dataclass(frozen=True)
 class SandboxEnv:
-    """How to connect to a running sandbox: the KEY=value lines of SPEC section 6."""
+    """How to connect to a running sandbox: the KEY=value lines of SPEC section 6.
+
+    `salesforce_login` holds the integration user's username, password, security token and
+    connected app client id and secret (the emulator's `GET /__sandbox/login`): `as_env(login=...)`
+    gives the variables of a password or client credentials login instead of the session id, for
+    an engine that must log in again when its session expires.
+    """
 
     salesforce_url: str
     salesforce_token: str
     ca_bundle: Path
     hubspot_url: str
     hubspot_token: str
+    salesforce_login: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def as_env(self) -> dict[str, str]:
+    def as_env(self, *, login: str = "session") -> dict[str, str]:
+        """The variables of one Salesforce login method: session, password or
+        client_credentials."""
+        if login != "session" and login not in LOGIN_KEYS:
+            raise ValueError(f"login must be session, {' or '.join(LOGIN_KEYS)}, not {login!r}")
+        salesforce = (
+            {"SALESFORCE_SESSION_ID": self.salesforce_token}
+            if login == "session"
+            else {key: self.salesforce_login[name] for name, key in LOGIN_KEYS[login].items()}
+        )
         return {
             "SALESFORCE_INSTANCE_URL": self.salesforce_url,
-            "SALESFORCE_SESSION_ID": self.salesforce_token,
+            **salesforce,
             "SALESFORCE_CA_BUNDLE": str(self.ca_bundle),
             "HUBSPOT_BASE_URL": self.hubspot_url,
             "HUBSPOT_ACCESS_TOKEN": self.hubspot_token,
@@ -103,6 +132,7 @@ class Sandbox:
             ca_bundle=tls.ca_pem.resolve(),
             hubspot_url=hs_url,
             hubspot_token=self.hubspot.integration_token,
+            salesforce_login=self.salesforce.login_credentials(),
         )
         if write_env:
             env_file = self.data_dir / ENV_FILE

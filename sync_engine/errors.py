@@ -29,6 +29,10 @@ class AuthenticationError(FatalError):
     """A system refused our credentials (expired session, revoked token)."""
 
 
+class SessionExpiredError(AuthenticationError):
+    """The session is no longer valid: fatal, unless the connector can log in again."""
+
+
 class RetriableError(LeadBridgeError):
     """Transient: the same call may succeed later. retry_after is the server's hint in seconds."""
 
@@ -72,7 +76,8 @@ class Classification:
 # Vendor error codes, both systems, to what they mean for the engine. Data, not branches.
 ERROR_CODES: dict[str, Classification] = {
     # Salesforce
-    "INVALID_SESSION_ID": Classification(AuthenticationError, "permissions"),
+    "INVALID_SESSION_ID": Classification(SessionExpiredError, "permissions"),
+    "Bad_OAuth_Token": Classification(SessionExpiredError, "permissions"),  # userinfo's 403
     "REQUEST_LIMIT_EXCEEDED": Classification(ApiLimitError, "api_limit"),
     "UNABLE_TO_LOCK_ROW": Classification(RetriableError, "transient"),
     "SERVER_UNAVAILABLE": Classification(RetriableError, "transient"),
@@ -99,6 +104,11 @@ ERROR_CODES: dict[str, Classification] = {
 }
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# Codes of transient failures that have no HTTP answer, so the audit tells them apart.
+TIMEOUT = "TIMEOUT"
+CONNECTION_FAILED = "CONNECTION_FAILED"
+MALFORMED_RESPONSE = "MALFORMED_RESPONSE"
 
 
 def classify(status: int, code: str | None = None) -> Classification:

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sync_engine.config import SyncConfig, load_config
+from sync_engine.connectors.hubspot import DEFAULT_TIMEOUT as HUBSPOT_TIMEOUT
 from sync_engine.connectors.hubspot import HubSpotConnector, make_hubspot_client
-from sync_engine.connectors.salesforce import SalesforceConnector, make_salesforce_client
+from sync_engine.connectors.salesforce import connect_salesforce
 from sync_engine.connectors.usage import CallLog
 from sync_engine.engine import SyncEngine
 from sync_engine.errors import ConfigurationError
@@ -63,13 +64,20 @@ def build_engine(
     *,
     config: SyncConfig | None = None,
     store: AuditStore | None = None,
+    timeout: float | None = None,
 ) -> SyncEngine:
-    """An engine over both systems; nothing is called until the first cycle."""
+    """An engine over both systems; nothing is called until the first cycle (except a
+    Salesforce login, when the credentials are a password or client credentials).
+
+    timeout: seconds to wait for either system's answer (each connector's default otherwise).
+    """
     require_credentials(settings)
     config = config if config is not None else load_config(settings.config_path)
     calls = CallLog()
-    salesforce = SalesforceConnector(make_salesforce_client(settings.salesforce), calls=calls)
-    hubspot = HubSpotConnector(make_hubspot_client(settings.hubspot), calls=calls)
+    salesforce = connect_salesforce(settings.salesforce, calls=calls, timeout=timeout)
+    hubspot = HubSpotConnector(
+        make_hubspot_client(settings.hubspot), calls=calls, timeout=timeout or HUBSPOT_TIMEOUT
+    )
     store = store if store is not None else AuditStore(settings.db_path, secrets=settings.secrets)
     return SyncEngine(
         config,

@@ -66,6 +66,12 @@ class SalesforceCredentials:
         """Which login this configuration allows: session, password, client_credentials or None."""
         if self.instance_url and self.session_id:
             return "session"
+        return self.login_method
+
+    @property
+    def login_method(self) -> str | None:
+        """How a new session can be had when the current one expires: password,
+        client_credentials, or None when only a session id is configured."""
         if self.username and self.password:
             return "password"
         if self.client_id and self.client_secret and (self.domain or self.instance_url):

@@ -47,7 +47,9 @@ from sandbox.seeddata import HubSpotSeed, SandboxPerson
 log = logging.getLogger(__name__)
 
 DEFAULT_FAULTS = ("502", "503", "429")
-ALL_FAULTS = (*DEFAULT_FAULTS, "timeout", "reset", "malformed")
+# HubSpot's documented 429 is the body alone (errorType RATE_LIMIT, policyName); Retry-After is
+# reported on some of its endpoints, not promised on any, so a client must handle both.
+ALL_FAULTS = (*DEFAULT_FAULTS, "429_no_retry_after", "timeout", "reset", "malformed")
 ADMIN_PREFIX = "/__sandbox/"
 DEFAULT_PORTAL_ID = 24_681_357
 
@@ -75,7 +77,8 @@ MEETING_TO_CONTACT = 200  # HUBSPOT_DEFINED meeting -> contact
 
 
 class HubSpotFaults(FaultInjector):
-    """Faults picked by default among 502/503/429; timeout, reset and malformed on request."""
+    """Faults picked by default among 502/503/429; a 429 without Retry-After, timeout, reset and
+    malformed on request."""
 
     def __init__(self) -> None:
         super().__init__(ALL_FAULTS)
@@ -252,6 +255,8 @@ class HubSpotEmulator:
             self._calls[key] += 1
             self._by_owner[caller.name] += 1
         fault = self.faults.pick()
+        if fault is not None:
+            self.faults.note(fault)
         if fault is not None and fault != "malformed":
             return self._fault(fault, environ, caller, correlation_id)
         now = truncate_ms(self.clock.now())
@@ -318,6 +323,13 @@ class HubSpotEmulator:
             }
             return Reply(503, body)
         limits = self.limiter.limits
+        headers = {
+            "X-HubSpot-RateLimit-Max": str(limits.burst),
+            "X-HubSpot-RateLimit-Remaining": "0",
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        }
+        if kind == "429":
+            headers["Retry-After"] = "1"
         return Reply(
             429,
             {
@@ -329,12 +341,7 @@ class HubSpotEmulator:
                 "groupName": caller.group,
                 "category": "RATE_LIMITS",
             },
-            {
-                "X-HubSpot-RateLimit-Max": str(limits.burst),
-                "X-HubSpot-RateLimit-Remaining": "0",
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-                "Retry-After": "1",
-            },
+            headers,
         )
 
     # ------------------------------------------------------------------ admin actions

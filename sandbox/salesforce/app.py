@@ -1,6 +1,7 @@
 """The WSGI front of the Salesforce emulator: routing, bearer auth, faults, API limits.
 
-Order per request, as the platform behaves: the versions list needs no session; everything else
+Order per request, as the platform behaves: the versions list and the login endpoints (SOAP login,
+OAuth token; see login.py) need no session; everything else
 authenticates first (401 INVALID_SESSION_ID, not counted), then may hit an injected fault, then
 is refused with 403 REQUEST_LIMIT_EXCEEDED once the day's allowance is used, else counts as one
 API call and runs. A client's mistake always gets Salesforce's 4xx answer; only a bug in the
@@ -26,6 +27,7 @@ from sandbox.core import Clock, FaultInjector
 from sandbox.salesforce import composite, errors, resources
 from sandbox.salesforce.call import Call, Reply
 from sandbox.salesforce.errors import ApiError
+from sandbox.salesforce.login import ORG_ID, LoginAnswer, Sessions
 from sandbox.salesforce.store import Journal, Org, Record
 
 log = logging.getLogger("sandbox.salesforce")
@@ -33,6 +35,8 @@ log = logging.getLogger("sandbox.salesforce")
 Handler = Callable[..., Reply]
 JSON_TYPE = "application/json;charset=UTF-8"
 _VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
+_SOAP_LOGIN = re.compile(r"^/services/Soap/u/\d+\.\d/?$")
+_TOKEN = "/services/oauth2/token"
 _AUTH = re.compile(r"^\s*(?:Bearer|OAuth)\s+(\S+)\s*$", re.IGNORECASE)
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 # Path parameters that vary per record are shown as placeholders in usage statistics.
@@ -145,8 +149,11 @@ class Host(Protocol):
     clock: Clock
     faults: FaultInjector
     timeout_seconds: float
+    sessions: Sessions
 
     def admin(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]: ...
+
+    def login(self, flow: str, raw: bytes, *, authorization: str, base_url: str) -> LoginAnswer: ...
 
 
 class RestApp:
@@ -180,6 +187,8 @@ class RestApp:
             return _json_response(resources.versions_body(), 200)
         if path.rstrip("/") == "/services/oauth2/userinfo":
             return self._userinfo(request)
+        if request.method == "POST" and (_SOAP_LOGIN.match(path) or path.rstrip("/") == _TOKEN):
+            return self._login(request, "soap" if path.startswith("/services/Soap") else "oauth")
         versioned = _VERSIONED.match(path)
         if versioned is None or versioned.group(1) not in resources.SUPPORTED_VERSIONS:
             return _json_response(errors.not_found().body(), 404)
@@ -190,6 +199,16 @@ class RestApp:
         sub_path = (versioned.group(2) or "").rstrip("/")
         return self._api_call(request, org, user, versioned.group(1), sub_path)
 
+    def _login(self, request: Request, flow: str) -> Response:
+        """A login (not an API call: it is neither counted nor failed by injected faults)."""
+        answer = self.host.login(
+            flow,
+            request.get_data(),
+            authorization=request.headers.get("Authorization", ""),
+            base_url=request.host_url.rstrip("/"),
+        )
+        return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
     def _userinfo(self, request: Request) -> Response:
         """OpenID Connect userinfo: who the token belongs to (not counted as an API call)."""
         org = self.host.org
@@ -199,10 +218,13 @@ class RestApp:
         return _json_response(userinfo_body(user, org.actor(user).profile), 200)
 
     def _authenticate(self, org: Org, request: Request) -> Record | None:
-        match = _AUTH.match(request.headers.get("Authorization", ""))
-        if match is None:
+        token = _bearer(request)
+        if token is None:
             return None
-        user = org.user_by_token(match.group(1))
+        user = org.user_by_token(token)
+        if user is None:
+            owner = self.host.sessions.owner(token)
+            user = org.user(owner) if owner else None
         if user is None or not user.get("IsActive", True):
             return None
         return user
@@ -213,15 +235,25 @@ class RestApp:
         self, request: Request, org: Org, user: Record, version: str, path: str
     ) -> Response:
         fault = self.host.faults.pick()
+        token = _bearer(request) or ""
+        fresh = self.host.sessions.first_use(token)
         if fault == "UNABLE_TO_LOCK_ROW" and request.method not in _WRITE_METHODS:
             fault = "503"  # reads take no row locks; under strain they see 503s instead
+        if fault == "expired_session" and fresh:
+            fault = None  # a session never expires on its first call
+        if fault is not None:
+            self.host.faults.note(fault)
         if fault == "reset":
             _drop_connection(request)
             return Response(b"", status=200)
         if fault == "expired_session":
+            # A login session is revoked for good; the people's long-lived tokens are refused once.
+            self.host.sessions.expire(token)
             return _json_response(errors.invalid_session().body(), 401)
         if fault == "503":
             return _json_response(_server_unavailable(), 503)
+        if fault == "concurrent_limit":
+            return _json_response(errors.concurrent_limit_exceeded().body(), 403)
         request.get_data()  # read the body before taking the org lock (a slow client waits alone)
         with org.lock:
             day = self.host.clock.now().date()
@@ -324,9 +356,6 @@ class RestApp:
         return _json_response(payload, status)
 
 
-ORG_ID = "00D5g00000LBsbxEAD"
-
-
 def userinfo_body(user: Record, profile: Any) -> dict[str, Any]:
     """The fields of Salesforce's userinfo answer a client relies on."""
     return {
@@ -345,6 +374,11 @@ def userinfo_body(user: Record, profile: Any) -> dict[str, Any]:
         "user_type": user.get("UserType", "STANDARD"),
         "profile_name": getattr(profile, "name", None) if profile is not None else None,
     }
+
+
+def _bearer(request: Request) -> str | None:
+    match = _AUTH.match(request.headers.get("Authorization", ""))
+    return match.group(1) if match else None
 
 
 def _json_response(body: Any, status: int) -> Response:

@@ -20,6 +20,7 @@ from sandbox.salesforce.conversion import ConvertRequest, convert_lead
 from sandbox.salesforce.dml import Dml
 from sandbox.salesforce.errors import ApiError, RecordError
 from sandbox.salesforce.ids import IdAllocator, is_valid_id, make_id, to_18
+from sandbox.salesforce.login import LoginAnswer, LoginSecrets, Sessions, soap_login, token_login
 from sandbox.salesforce.schema import (
     COMPOUND_NAME_PARTS,
     DATA_OBJECTS,
@@ -34,7 +35,15 @@ from sandbox.salesforce.values import sf_datetime
 from sandbox.seeddata import SalesforceSeed, SandboxPerson
 
 DEFAULT_FAULT_KINDS: tuple[str, ...] = ("503", "UNABLE_TO_LOCK_ROW")
-OPTIONAL_FAULT_KINDS: tuple[str, ...] = ("timeout", "reset", "malformed", "expired_session")
+# concurrent_limit: 403 REQUEST_LIMIT_EXCEEDED "ConcurrentRequests", Salesforce's answer when too
+# many long requests run at once (its REST API has no 429 and sends no Retry-After).
+OPTIONAL_FAULT_KINDS: tuple[str, ...] = (
+    "timeout",
+    "reset",
+    "malformed",
+    "expired_session",
+    "concurrent_limit",
+)
 DEFAULT_TIMEOUT_SECONDS = 5.0
 TOKEN_PREFIX = "00D5g000004LBs!"
 
@@ -89,6 +98,8 @@ class SalesforceEmulator:
         self.timeout_seconds = DEFAULT_TIMEOUT_SECONDS
         self.schema = SCHEMA
         self._tokens: dict[str, str] = {}
+        self.sessions = Sessions()
+        self.login_secrets = LoginSecrets.generate()
         self._reload = threading.Lock()
         self.org = Org(SCHEMA)
         self._app = RestApp(self)
@@ -123,10 +134,38 @@ class SalesforceEmulator:
 
     @property
     def integration_token(self) -> str:
+        return str(self._integration_user()["_token"])
+
+    def _integration_user(self) -> Record:
         for user in self.org.users():
             if user.get("_role") == "integration":
-                return str(user["_token"])
+                return user
         raise LookupError("the org has no integration user")
+
+    def login(self, flow: str, raw: bytes, *, authorization: str, base_url: str) -> LoginAnswer:
+        """A SOAP (`soap`) or client credentials (`oauth`) login; both log in the integration
+        user, whose connected app is the one the client credentials belong to."""
+        user = self._integration_user()
+        if flow == "soap":
+            return soap_login(
+                raw,
+                secrets=self.login_secrets,
+                user=(user["Id"], str(user["Username"])),
+                sessions=self.sessions,
+                base_url=base_url,
+            )
+        return token_login(
+            raw,
+            authorization=authorization,
+            secrets=self.login_secrets,
+            user_id=user["Id"],
+            sessions=self.sessions,
+            base_url=base_url,
+        )
+
+    def login_credentials(self) -> dict[str, str]:
+        """How to log in as the integration user (the admin `GET /__sandbox/login`)."""
+        return self.login_secrets.public(str(self._integration_user()["Username"]))
 
     # Admin --------------------------------------------------------------------------------------
 
@@ -140,6 +179,7 @@ class SalesforceEmulator:
                 "daily_max": usage.daily_max,
                 "by_endpoint": dict(usage.by_endpoint),
                 "by_user": dict(usage.by_user),
+                "logins": self.sessions.stats(),
             }
 
     def set_limits(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -335,6 +375,7 @@ _ADMIN_EXTRA: dict[tuple[str, str], Any] = {
     ("POST", "share"): SalesforceEmulator.share,
     ("POST", "field-permissions"): SalesforceEmulator.field_permission,
     ("POST", "user-active"): SalesforceEmulator.user_active,
+    ("GET", "login"): lambda emulator, body: (200, emulator.login_credentials()),
 }
 
 

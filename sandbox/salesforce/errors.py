@@ -94,6 +94,18 @@ def request_limit_exceeded() -> ApiError:
     return ApiError(403, SfError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", None))
 
 
+def concurrent_limit_exceeded() -> ApiError:
+    """Too many long-running requests at once: the same code as the daily limit, another cause."""
+    return ApiError(
+        403,
+        SfError(
+            "REQUEST_LIMIT_EXCEEDED",
+            "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+            None,
+        ),
+    )
+
+
 def json_parser_error(message: str) -> ApiError:
     return ApiError(400, SfError("JSON_PARSER_ERROR", message, None))
 

@@ -22,6 +22,9 @@ from urllib3.util.retry import Retry
 
 from sync_engine.connectors.usage import ApiCall, CallLog, hubspot_quota, now_utc
 from sync_engine.errors import (
+    CONNECTION_FAILED,
+    MALFORMED_RESPONSE,
+    TIMEOUT,
     ConfigurationError,
     LeadBridgeError,
     RecordError,
@@ -32,6 +35,7 @@ from sync_engine.retry import RetryPolicy, call_with_retry
 from sync_engine.settings import HubSpotCredentials
 
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_TIMEOUT = 30.0  # seconds to wait for an answer
 
 NO_RETRY = Retry(
     total=0,
@@ -153,7 +157,7 @@ class HubSpotConnector:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[RetriableError, int, float], None] | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         search_per_second: float = 4.0,
     ) -> None:
         self.client = client
@@ -197,7 +201,7 @@ class HubSpotConnector:
             raise _map_hubspot_error(status, getattr(exc, "body", None), headers) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self._record(endpoint, 0, {})
-            raise RetriableError(f"HubSpot connection failed: {type(exc).__name__}") from None
+            raise _connection_error(exc, endpoint, self._timeout) from None
         self._record(endpoint, response.status, response.headers)
         if response.status not in expect:
             raise RetriableError(
@@ -209,7 +213,8 @@ class HubSpotConnector:
             return json.loads(response.data)
         except (ValueError, TypeError) as exc:  # a truncated or malformed body
             raise RetriableError(
-                f"HubSpot sent a malformed response to {endpoint} ({exc})"
+                f"HubSpot sent a malformed response to {endpoint} ({exc})",
+                code=MALFORMED_RESPONSE,
             ) from None
 
     def _pace_search(self) -> None:
@@ -595,6 +600,22 @@ def _epoch_ms(value: Any) -> int | None:
     except ValueError:
         return None
     return int(parsed.timestamp() * 1000)
+
+
+def _connection_error(exc: BaseException, endpoint: str, timeout: float) -> RetriableError:
+    """A request that got no answer: timed out, or the connection dropped (urllib3 wraps the
+    cause in MaxRetryError when its retries, none here, are spent)."""
+    cause = (
+        getattr(exc, "reason", None) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    )
+    if isinstance(cause, urllib3.exceptions.TimeoutError | TimeoutError):
+        return RetriableError(
+            f"HubSpot did not answer {endpoint} within {timeout:g} s", code=TIMEOUT
+        )
+    name = type(cause or exc).__name__
+    return RetriableError(
+        f"HubSpot connection failed on {endpoint}: {name}", code=CONNECTION_FAILED
+    )
 
 
 def _map_hubspot_error(status: int, body: Any, headers: Any) -> LeadBridgeError:

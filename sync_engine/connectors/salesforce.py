@@ -7,15 +7,19 @@ session built here. `trust_env` is always off when a CA bundle is given, because
 
 from __future__ import annotations
 
+import base64
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote_plus, urlparse
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from simple_salesforce.login import SalesforceLogin, token_login
 
 from sync_engine.connectors.usage import (
     ApiCall,
@@ -25,11 +29,15 @@ from sync_engine.connectors.usage import (
     salesforce_quota,
 )
 from sync_engine.errors import (
+    CONNECTION_FAILED,
+    MALFORMED_RESPONSE,
+    TIMEOUT,
     AuthenticationError,
     ConfigurationError,
     LeadBridgeError,
     RecordError,
     RetriableError,
+    SessionExpiredError,
     classify,
 )
 from sync_engine.retry import RetryPolicy, call_with_retry
@@ -37,8 +45,25 @@ from sync_engine.settings import SalesforceCredentials
 
 T = TypeVar("T")
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_TIMEOUT = 120.0  # seconds to wait for an answer; Salesforce itself gives up after 10 min
 
 API_VERSION = "59.0"
+NOT_CONFIGURED = (
+    "Salesforce is not configured: set SALESFORCE_INSTANCE_URL and SALESFORCE_SESSION_ID, "
+    "or SALESFORCE_USERNAME, SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN, or "
+    "SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET with SALESFORCE_DOMAIN"
+)
+CANNOT_RENEW = (
+    "the Salesforce session has expired and a session id alone cannot be renewed: set a fresh "
+    "SALESFORCE_SESSION_ID, or set SALESFORCE_USERNAME, SALESFORCE_PASSWORD and "
+    "SALESFORCE_SECURITY_TOKEN (or SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET) so that "
+    "LeadBridge can log in again"
+)
+FRESH_REFUSED = (
+    "Salesforce refused the session it had just issued (INVALID_SESSION_ID); check the "
+    "integration user's session settings (IP restrictions, session timeout) and that it is "
+    "API-enabled"
+)
 
 
 def make_session(creds: SalesforceCredentials) -> requests.Session:
@@ -61,56 +86,97 @@ def make_salesforce_client(
     session: requests.Session | None = None,
     version: str = API_VERSION,
 ) -> Salesforce:
-    """Log in with whichever method the credentials allow and return the client.
+    """A client on the configured session id, or on a session from a fresh login.
 
     Raises ConfigurationError when no method is configured and AuthenticationError when the org
     refuses the login, each with the fix in the message (never the secret itself).
     """
-    method = creds.method
-    if method is None:
-        raise ConfigurationError(
-            "Salesforce is not configured: set SALESFORCE_INSTANCE_URL and SALESFORCE_SESSION_ID, "
-            "or SALESFORCE_USERNAME, SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN, or "
-            "SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET with SALESFORCE_DOMAIN"
-        )
+    if creds.method is None:
+        raise ConfigurationError(NOT_CONFIGURED)
     session = session if session is not None else make_session(creds)
-    try:
-        if method == "session":
-            return Salesforce(
-                instance_url=creds.instance_url,
-                session_id=creds.session_id,
-                session=session,
-                version=version,
-            )
-        if method == "password":
-            return Salesforce(
-                username=creds.username,
-                password=creds.password,
-                security_token=creds.security_token or "",
-                domain=creds.domain,
-                session=session,
-                version=version,
-            )
+    if creds.method == "session":
         return Salesforce(
-            consumer_key=creds.client_id,
-            consumer_secret=creds.client_secret,
-            domain=_my_domain(creds),
+            instance_url=creds.instance_url,
+            session_id=creds.session_id,
             session=session,
             version=version,
         )
+    return logged_in_client(creds, session=session, version=version)
+
+
+def logged_in_client(
+    creds: SalesforceCredentials, *, session: requests.Session, version: str = API_VERSION
+) -> Salesforce:
+    """A client on a new session from the credentials' login (password or client credentials)."""
+    session_id, instance = log_in(creds, session=session, version=version)
+    return Salesforce(
+        instance_url=f"https://{instance}", session_id=session_id, session=session, version=version
+    )
+
+
+def login_url(creds: SalesforceCredentials) -> str:
+    """Where to log in: the host SALESFORCE_DOMAIN names (`login`, `test` or a My Domain such
+    as `acme.my`), else the instance URL (a My Domain takes logins), else login.salesforce.com."""
+    if creds.domain:
+        return f"https://{creds.domain}.salesforce.com"
+    if creds.instance_url:
+        return creds.instance_url.rstrip("/")
+    return "https://login.salesforce.com"
+
+
+def log_in(
+    creds: SalesforceCredentials, *, session: requests.Session, version: str = API_VERSION
+) -> tuple[str, str]:
+    """A new session id and instance host, through simple-salesforce's own login calls: the SOAP
+    `login()` for a password, the OAuth token endpoint for client credentials."""
+    method = creds.login_method
+    base = login_url(creds)
+    try:
+        if method == "password":
+            return SalesforceLogin(
+                username=creds.username,
+                password=creds.password,
+                security_token=creds.security_token or "",
+                sf_version=version,
+                session=session,
+                scratch_url=base,
+            )
+        if method == "client_credentials":
+            pair = f"{creds.client_id}:{creds.client_secret}".encode()
+            return token_login(
+                f"{base}/services/oauth2/token",
+                {"grant_type": "client_credentials"},
+                creds.domain or "login",
+                str(creds.client_id),
+                {"Authorization": f"Basic {base64.b64encode(pair).decode()}"},
+                None,
+                session,
+            )
     except SalesforceAuthenticationFailed as exc:
         raise AuthenticationError(
-            f"Salesforce refused the {method} login ({exc.code}); check the credentials "
-            "and that the user is active and API-enabled"
+            f"Salesforce refused the {method} login at {base} ({exc.code}); check the "
+            "credentials and that the integration user is active and API-enabled"
         ) from None
+    except requests.RequestException as exc:
+        raise RetriableError(
+            f"Salesforce login at {base} failed: {type(exc).__name__}", code=CONNECTION_FAILED
+        ) from None
+    raise ConfigurationError(NOT_CONFIGURED)
 
 
-def _my_domain(creds: SalesforceCredentials) -> str | None:
-    """simple-salesforce wants the My Domain host without `.salesforce.com` for OAuth flows."""
-    if creds.domain:
-        return creds.domain
-    host = urlparse(creds.instance_url or "").hostname or ""
-    return host.removesuffix(".salesforce.com") or None
+def connect_salesforce(
+    creds: SalesforceCredentials,
+    *,
+    calls: CallLog | None = None,
+    session: requests.Session | None = None,
+    timeout: float | None = None,
+) -> SalesforceConnector:
+    """A connector on these credentials that logs in again when its session expires, if they
+    allow a login (a session id alone cannot be renewed)."""
+    session = session if session is not None else make_session(creds)
+    client = make_salesforce_client(creds, session=session)
+    renew = partial(logged_in_client, creds, session=session) if creds.login_method else None
+    return SalesforceConnector(client, calls=calls, renew=renew, timeout=timeout or DEFAULT_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- reading and writing
@@ -158,7 +224,9 @@ class SalesforceConnector:
     Every HTTP response passes through a requests hook on the injected session, so the call log
     sees each request (nextRecordsUrl pages and failed calls included) with the quota reported in
     Sforce-Limit-Info. Failures are mapped to RetriableError / RecordError / FatalError by
-    `errors.classify`; retriable ones are retried under the policy.
+    `errors.classify`; retriable ones are retried under the policy. An expired session
+    (INVALID_SESSION_ID) is renewed once through `renew` (a fresh login on the same requests
+    session, so the hook stays) and the call is made again; without `renew` it is fatal.
     """
 
     system = "salesforce"
@@ -171,12 +239,18 @@ class SalesforceConnector:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[RetriableError, int, float], None] | None = None,
+        renew: Callable[[], Salesforce] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.client = client
         self.calls = calls if calls is not None else CallLog()
         self.retry = retry
         self._sleep = sleep
         self.on_retry = on_retry
+        self.timeout = timeout
+        self.renewals = 0
+        self._renew = renew
+        self._renew_lock = threading.Lock()
         client.session.hooks.setdefault("response", []).append(self._record_call)
 
     # -- plumbing
@@ -197,16 +271,47 @@ class SalesforceConnector:
             )
         )
 
-    def _once(self, fn: Callable[[], T]) -> T:
-        """One attempt of a call, with every failure mapped to LeadBridge's error classes."""
+    def _attempt(self, fn: Callable[[], T]) -> T:
+        """One request, with every failure mapped to LeadBridge's error classes."""
         try:
             return fn()
         except SalesforceError as exc:
             raise _map_salesforce_error(exc) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetriableError(f"Salesforce connection failed: {type(exc).__name__}") from None
+        except requests.Timeout as exc:
+            raise RetriableError(
+                f"Salesforce did not answer within {self.timeout:g} s ({type(exc).__name__})",
+                code=TIMEOUT,
+            ) from None
+        except requests.ConnectionError as exc:
+            raise RetriableError(
+                f"Salesforce connection failed: {type(exc).__name__}", code=CONNECTION_FAILED
+            ) from None
         except (ValueError, KeyError, TypeError) as exc:  # a malformed or truncated JSON body
-            raise RetriableError(f"Salesforce sent a malformed response ({exc})") from None
+            raise RetriableError(
+                f"Salesforce sent a malformed response ({exc})", code=MALFORMED_RESPONSE
+            ) from None
+
+    def _once(self, fn: Callable[[], T]) -> T:
+        """One attempt of a call; an expired session is renewed once and the call made again."""
+        try:
+            return self._attempt(fn)
+        except SessionExpiredError as exc:
+            self._renew_session(exc)
+        try:
+            return self._attempt(fn)
+        except SessionExpiredError:
+            raise AuthenticationError(FRESH_REFUSED) from None
+
+    def _renew_session(self, expired: SessionExpiredError) -> None:
+        """Log in again (the audit records it as a resolved transient), or stop with the fix."""
+        if self._renew is None:
+            raise SessionExpiredError(f"{expired}: {CANNOT_RENEW}") from None
+        with self._renew_lock:
+            self.client = self._renew()
+            self.renewals += 1
+        if self.on_retry is not None:
+            note = RetriableError(f"{expired}; logged in again", code="INVALID_SESSION_ID")
+            self.on_retry(note, 1, 0.0)
 
     def _call(self, fn: Callable[[], T]) -> T:
         return call_with_retry(
@@ -215,7 +320,7 @@ class SalesforceConnector:
 
     def restful(self, path: str, *, method: str = "GET", body: Any = None, **params: Any) -> Any:
         """A REST call relative to /services/data/vXX.X/, retried when transient."""
-        kwargs: dict[str, Any] = {"method": method}
+        kwargs: dict[str, Any] = {"method": method, "timeout": self.timeout}
         if params:
             kwargs["params"] = params
         if body is not None:
@@ -233,10 +338,12 @@ class SalesforceConnector:
     def user_info(self) -> dict[str, Any]:
         """Who the integration runs as (`/services/oauth2/userinfo`): its user_id drives echo
         suppression, its profile the integration-user check."""
-        url = f"https://{self.client.sf_instance}/services/oauth2/userinfo"
 
         def fetch() -> dict[str, Any]:
-            response = self.client.session.get(url, headers=self.client.headers)
+            url = f"https://{self.client.sf_instance}/services/oauth2/userinfo"
+            response = self.client.session.get(
+                url, headers=self.client.headers, timeout=self.timeout
+            )
             if response.status_code >= 300:
                 raise _status_error(response.status_code, _json_or_text(response))
             return response.json()
@@ -300,7 +407,11 @@ class SalesforceConnector:
         yield list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
             url = page["nextRecordsUrl"]
-            page = self._call(lambda url=url: self.client.query_more(url, identifier_is_url=True))
+            page = self._call(
+                lambda url=url: self.client.query_more(
+                    url, identifier_is_url=True, timeout=self.timeout
+                )
+            )
             yield list(page.get("records", []))
 
     # -- writes
@@ -376,7 +487,10 @@ def _json_or_text(response: requests.Response) -> Any:
 
 
 def _first_error(content: Any) -> tuple[str | None, str]:
-    """The errorCode and message of a Salesforce error body (a list of {errorCode, message})."""
+    """The errorCode and message of a Salesforce error body (a list of {errorCode, message}, or
+    a bare word such as userinfo's `Bad_OAuth_Token`)."""
+    if isinstance(content, str) and content.strip().isidentifier():
+        return content.strip(), content.strip()
     if isinstance(content, list) and content and isinstance(content[0], Mapping):
         first = content[0]
         return first.get("errorCode"), str(first.get("message", ""))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,15 +52,19 @@ def converge(engine, *, cycles: int = 6) -> None:
     raise AssertionError(f"no quiet cycle after {cycles}: {report.summary()}")
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict[str, object]:
-    """The end state of an undisturbed sync of the small seed."""
-    pair = start_pair(tmp_path_factory.mktemp("reference"), seed=SEED, contacts=CONTACTS)
+def undisturbed_state(workdir: Path) -> dict[str, object]:
+    """The end state of an undisturbed sync of the small seed, on a pair of its own."""
+    pair = start_pair(workdir, seed=SEED, contacts=CONTACTS)
     try:
         converge(pair.engine())
         return fingerprint(pair)
     finally:
         pair.sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, object]:
+    return undisturbed_state(tmp_path_factory.mktemp("reference"))
 
 
 def _no_duplicates(state: dict[str, object]) -> None:

@@ -111,6 +111,21 @@ def test_injected_faults_answer_as_hubspot(hs_portal: HsPortal, kind: str, statu
     assert _get(hs_portal.client())[0] == 200
 
 
+@pytest.mark.parametrize(("kind", "retry_after"), [("429", "1"), ("429_no_retry_after", None)])
+def test_injected_429_comes_with_or_without_retry_after(
+    hs_portal: HsPortal, kind: str, retry_after: str | None
+):
+    hs_portal.admin("POST", "faults", {"rate": 1.0, "kinds": [kind]})
+    answer = refused(hs_portal.client().crm.contacts.basic_api.get_page)
+    hs_portal.admin("POST", "faults", {"rate": 0})
+
+    assert answer.status == 429
+    assert answer.body["errorType"] == "RATE_LIMIT"
+    assert answer.body["category"] == "RATE_LIMITS"
+    assert answer.headers.get("Retry-After") == retry_after
+    assert answer.headers.get("X-HubSpot-RateLimit-Remaining") == "0"
+
+
 def test_malformed_fault_garbles_the_answer_after_the_write(hs_portal: HsPortal):
     hs_portal.admin("POST", "faults", {"rate": 1.0, "kinds": ["malformed"]})
     contacts = hs_portal.client().crm.contacts.basic_api

@@ -18,6 +18,7 @@ from sync_engine.errors import (
     AuthenticationError,
     RecordError,
     RetriableError,
+    SessionExpiredError,
     classify,
 )
 from sync_engine.retry import RetryPolicy, backoff, call_with_retry
@@ -83,7 +84,8 @@ def test_salesforce_login_method(env, method, tmp_path):
         (429, "RATE_LIMITS", ApiLimitError, "api_limit"),
         (503, None, RetriableError, "transient"),
         (400, "UNABLE_TO_LOCK_ROW", RetriableError, "transient"),
-        (401, "INVALID_SESSION_ID", AuthenticationError, "permissions"),
+        (401, "INVALID_SESSION_ID", SessionExpiredError, "permissions"),
+        (403, "Bad_OAuth_Token", SessionExpiredError, "permissions"),
         (401, None, AuthenticationError, "permissions"),
         (400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", RecordError, "property_value"),
         (400, "DUPLICATES_DETECTED", RecordError, "duplicates"),
