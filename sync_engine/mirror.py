@@ -12,7 +12,7 @@ dashboard's inclusion preview evaluates, without touching HubSpot.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,20 +41,53 @@ def _to_json(values: Any) -> str:
     return json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-# A row read again is a change when its stamp, its deletion or any value differs: Salesforce
-# stamps whole seconds, so two saves within one second (ours, then an automation's) share a stamp.
-_CHANGED = (
-    "(t.modified_at IS DISTINCT FROM s.modified_at OR t.deleted IS DISTINCT FROM s.deleted "
-    "OR json(t.payload) IS DISTINCT FROM json(s.payload))"
-)
+# A row read again is a change when its deletion or any value other than these stamps differs.
+# The stamp alone is no change: the echo of the engine's own write (already folded in by
+# `apply_written`) need not be decided again; and the stamp is not enough either, because
+# Salesforce stamps whole seconds, so two saves within one second share one.
+STAMP_FIELDS = frozenset(
+    {"SystemModstamp", "LastModifiedDate", "LastModifiedById", "lastmodifieddate",
+     "hs_lastmodifieddate", "updatedAt"}
+)  # fmt: skip
+
+
+def _content(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in STAMP_FIELDS}
+
+
+def _changed(
+    conn: duckdb.DuckDBPyConnection, latest: Mapping[tuple[str, str], Record]
+) -> list[bool]:
+    """Per record: new to the mirror, or its deletion or content differs from the mirrored row."""
+    ids: dict[str, list[str]] = {}
+    for system, rid in latest:
+        ids.setdefault(str(system), []).append(rid)
+    known: dict[tuple[str, str], tuple[bool, str | None]] = {}
+    for system, wanted in ids.items():
+        rows = conn.execute(
+            "SELECT id, deleted, payload FROM records WHERE system = ? "
+            "AND id IN (SELECT unnest(?::VARCHAR[]))",
+            [system, wanted],
+        ).fetchall()
+        known.update(((system, rid), (bool(deleted), payload)) for rid, deleted, payload in rows)
+    out = []
+    for (system, rid), record in latest.items():
+        old = known.get((str(system), rid))
+        out.append(
+            old is None
+            or old[0] != record.deleted
+            or _content(json.loads(old[1]) if old[1] else {}) != _content(record.values)
+        )
+    return out
 
 
 def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: datetime) -> int:
     """Store what was read, marking a row dirty when it changed since the last read; returns
-    how many rows were new or changed (a boundary row read again unchanged is not)."""
+    how many rows were new or changed (a boundary row or an echo read again unchanged is not)."""
     if not records:
         return 0
     latest = {(r.system, r.id): r for r in records}
+    changed = _changed(conn, latest)
     frame = pa.table(
         {
             "system": [str(r.system) for r in latest.values()],
@@ -68,22 +101,19 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
             "created": [r.created for r in latest.values()],
             "deleted": [r.deleted for r in latest.values()],
             "payload": [_to_json(dict(r.values)) for r in latest.values()],
+            "changed": changed,
         }
     )
     conn.register("__mirror_batch", frame)
     try:
-        changed = conn.execute(
-            f"SELECT count(*) FROM __mirror_batch s LEFT JOIN records t "
-            f"ON t.system = s.system AND t.id = s.id WHERE t.id IS NULL OR {_CHANGED}"
-        ).fetchone()
         conn.execute(
-            f"""
+            """
             MERGE INTO records t USING __mirror_batch s
             ON t.system = s.system AND t.id = s.id
             WHEN MATCHED THEN UPDATE SET
                 object = s.object, key = s.key, modified_by = s.modified_by,
                 created = s.created, deleted = s.deleted, read_at = ?,
-                dirty = t.dirty OR {_CHANGED},
+                dirty = t.dirty OR s.changed,
                 payload = s.payload::JSON, modified_at = s.modified_at
             WHEN NOT MATCHED THEN INSERT
                 (system, object, id, key, modified_at, modified_by, created, deleted, dirty,
@@ -95,7 +125,7 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
         )
     finally:
         conn.unregister("__mirror_batch")
-    return int(changed[0]) if changed else 0
+    return sum(changed)
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) -> list[Record]:

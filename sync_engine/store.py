@@ -43,6 +43,7 @@ import json
 import os
 import random
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -750,8 +751,28 @@ def _cursor() -> duckdb.DuckDBPyConnection:
         if _HOST is None or _HOST[0] != os.getpid():
             conn = duckdb.connect(":memory:")
             conn.execute("SET GLOBAL TimeZone = 'UTC'")
+            # DuckDB's default is 80 % of the machine; the store caches no more than this and
+            # spills larger sorts and joins to the system's temporary directory.
+            conn.execute(f"SET GLOBAL memory_limit = '{HOST_MEMORY_LIMIT}'")
+            conn.execute(
+                "SET GLOBAL temp_directory = ?",
+                [str(Path(tempfile.gettempdir()) / f"leadbridge-duckdb-{os.getpid()}")],
+            )
             _HOST = (os.getpid(), conn)
         return _HOST[1].cursor()
+
+
+HOST_MEMORY_LIMIT = "256MB"
+
+
+def host_memory_mb() -> float:
+    """What DuckDB holds in this process (buffers of attached files, hash tables...), in MB."""
+    cursor = _cursor()
+    try:
+        row = cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+    finally:
+        cursor.close()
+    return round(float(row[0] or 0) / 1e6, 1) if row else 0.0
 
 
 def _run(sql: str, params: Sequence[Any] = ()) -> None:
