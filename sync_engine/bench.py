@@ -429,7 +429,15 @@ class _Child:
 
 
 def _max_rss_mb() -> float:
-    """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process.
+
+    On Linux this is VmHWM of /proc/self/status, not getrusage's ru_maxrss: ru_maxrss survives
+    exec, so a child spawned by a big parent (the bench, holding both seeded emulators) reports
+    the parent's size at fork time as its own peak. Elsewhere ru_maxrss (KiB; bytes on macOS)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 

@@ -132,7 +132,7 @@ class RunReport:
     conflicts: int = 0
     sf_api_calls: int = 0
     hs_api_calls: int = 0
-    plans: list[Plan] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)  # kept by dry runs only
     message: str | None = None
     retry_later: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
@@ -447,7 +447,8 @@ class SyncEngine:
                 if not considered:
                     break
                 decided = plan(replace(snapshot, held=held))
-                report.plans.append(decided)
+                if dry_run:  # what a dry run reports; a real cycle keeps no plan (memory)
+                    report.plans.append(decided)
                 if not dry_run:
                     wrote = self._carry_out(run_id, obj, decided, considered, report) or wrote
                 after = {s: mirror.position(rs[-1]) for s, rs in considered.items() if rs}
@@ -597,10 +598,17 @@ class SyncEngine:
                 by_hs[r.id].sf_id for r in dirty_hs if r.id in by_hs
             }
             sf_ids |= {r.converted_contact for r in dirty_sf if r.converted_contact}
-            hs_records = mirror.by_ids(conn, System.HUBSPOT, hs_ids)
-            hs_records += mirror.by_keys(conn, System.HUBSPOT, [obj.hubspot_object], keys)
-            sf_records = mirror.by_ids(conn, System.SALESFORCE, sf_ids)
-            sf_records += mirror.by_keys(conn, System.SALESFORCE, list(obj.targets), keys)
+            # Each record is loaded once: the changed ones, then partners, then key-sharers.
+            hs_records = list(dirty_hs)
+            hs_records += mirror.by_ids(conn, System.HUBSPOT, hs_ids - _ids(dirty_hs))
+            hs_records += mirror.by_keys(
+                conn, System.HUBSPOT, [obj.hubspot_object], keys, exclude=_ids(hs_records)
+            )
+            sf_records = list(dirty_sf)
+            sf_records += mirror.by_ids(conn, System.SALESFORCE, sf_ids - _ids(dirty_sf))
+            sf_records += mirror.by_keys(
+                conn, System.SALESFORCE, list(obj.targets), keys, exclude=_ids(sf_records)
+            )
             pairs = [(h, by_hs[h].sf_id) for h in hs_ids if h in by_hs]
             base_by_pair = synced_values_for(conn, obj.name, pairs)
             account_links = dict(
@@ -919,6 +927,10 @@ def _cursor(conn: Any, system: str, obj: str) -> Cursor | None:
         [system, obj],
     ).fetchone()
     return (row[0].astimezone(UTC), row[1]) if row and row[0] else None
+
+
+def _ids(records: Iterable[Record]) -> set[str]:
+    return {r.id for r in records}
 
 
 READ_CHUNK = 2000  # records stored per read transaction

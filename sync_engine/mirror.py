@@ -134,6 +134,9 @@ def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) ->
         f"FROM records WHERE {where}",
         list(params),
     ).fetchall()
+    # One decode for all payloads: json shares each field name's string across the whole
+    # array (memo), where a decode per row would give every record its own copies.
+    payloads = json.loads("[" + ",".join(row[8] or "{}" for row in rows) + "]")
     return [
         Record(
             system=System(system),
@@ -144,9 +147,11 @@ def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) ->
             modified_by=modified_by,
             created=created or "",
             deleted=bool(deleted),
-            values=json.loads(payload) if payload else {},
+            values=values,
         )
-        for system, obj, rid, key, modified_at, modified_by, created, deleted, payload in rows
+        for (system, obj, rid, key, modified_at, modified_by, created, deleted, _), values in zip(
+            rows, payloads, strict=True
+        )
     ]
 
 
@@ -189,15 +194,22 @@ def by_ids(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) 
 
 
 def by_keys(
-    conn: duckdb.DuckDBPyConnection, system: System, objects: Sequence[str], keys: Iterable[str]
+    conn: duckdb.DuckDBPyConnection,
+    system: System,
+    objects: Sequence[str],
+    keys: Iterable[str],
+    *,
+    exclude: Iterable[str] = (),
 ) -> list[Record]:
+    """Rows sharing a match key with `keys`, except the ids in `exclude` (already loaded)."""
     wanted = sorted({k for k in keys if k})
     if not wanted:
         return []
     return _rows(
         conn,
-        "system = ? AND object IN (SELECT unnest(?)) AND key IN (SELECT unnest(?))",
-        [str(system), list(objects), wanted],
+        "system = ? AND object IN (SELECT unnest(?)) AND key IN (SELECT unnest(?)) "
+        "AND id NOT IN (SELECT unnest(?::VARCHAR[]))",
+        [str(system), list(objects), wanted, sorted(set(exclude))],
     )
 
 
