@@ -258,8 +258,8 @@ def apply(pair: Pair, edit: Edit) -> None:
                 },
             )
         else:
-            sf_id = _sf_id(pair, edit)
-            pair.sf("PATCH", f"sobjects/{edit.sf_object}/{sf_id}", json={sf_field: edit.value})
+            sf_object, record = sf_record(pair, edit.email)
+            pair.sf("PATCH", f"sobjects/{sf_object}/{record['Id']}", json={sf_field: edit.value})
         return
     token = pair.person("hubspot", "marketer")["token"]
     if edit.kind == "new":
@@ -286,10 +286,16 @@ def apply(pair: Pair, edit: Edit) -> None:
     )
 
 
-def _sf_id(pair: Pair, edit: Edit) -> str:
-    rows = pair.soql(f"SELECT Id FROM {edit.sf_object} WHERE Email = '{edit.email}'")
-    assert len(rows) == 1, f"{edit.sf_object} {edit.email}: {rows}"
-    return str(rows[0]["Id"])
+def sf_record(pair: Pair, email: str, *fields: str) -> tuple[str, dict[str, Any]]:
+    """The one open Lead or Contact with this email (a Lead a rep converted is its Contact now)."""
+    select = ", ".join(["Id", *fields])
+    leads = pair.soql(f"SELECT {select} FROM Lead WHERE Email = '{email}' AND IsConverted = false")
+    rows = [("Lead", r) for r in leads]
+    rows += [
+        ("Contact", r) for r in pair.soql(f"SELECT {select} FROM Contact WHERE Email = '{email}'")
+    ]
+    assert len(rows) == 1, f"Salesforce records with {email}: {rows}"
+    return rows[0]
 
 
 def hs_id_of(pair: Pair, email: str) -> str:
