@@ -17,11 +17,12 @@ Nothing is held open across a wait: every store transaction is one batch.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ from sync_engine.matching import normalize_company_name, normalize_domain, norma
 from sync_engine.models import FieldMeta, PropertyMeta, System
 from sync_engine.plan import (
     COMPANY_BASE,
+    Change,
     Link,
     Plan,
     Record,
@@ -441,6 +443,8 @@ class SyncEngine:
         wrote = False
         held = self._hold_loops(run_id)
         for obj in self._enabled():
+            if not dry_run:
+                self._recover_creates(run_id, obj)
             after: dict[System, mirror.Position] = {}
             while True:  # the changed records in chunks, oldest first: memory stays bounded
                 snapshot, considered = self.snapshot(obj, schema, after=after)
@@ -449,7 +453,7 @@ class SyncEngine:
                 decided = plan(replace(snapshot, held=held))
                 if dry_run:  # what a dry run reports; a real cycle keeps no plan (memory)
                     report.plans.append(decided)
-                if not dry_run:
+                else:
                     wrote = self._carry_out(run_id, obj, decided, considered, report) or wrote
                 after = {s: mirror.position(rs[-1]) for s, rs in considered.items() if rs}
                 if all(len(rs) < DECIDE_CHUNK for rs in considered.values()):
@@ -481,6 +485,64 @@ class SyncEngine:
                     still_refused=_refusal_keys(decided),
                 )
         return written > 0
+
+    def _stage_creates(
+        self, run_id: int, obj: ObjectSync, system: System, chunk: list[Write]
+    ) -> None:
+        """Note the creates about to be sent, committed before the call (see _recover_creates)."""
+        creates = [w for w in chunk if w.op in ("create", "upsert")]
+        if not creates:
+            return
+        source = (lambda w: w.hs_id) if system is System.SALESFORCE else (lambda w: w.sf_id)
+        with self.store.write(run_id=run_id) as tx:
+            tx.stage_creates(
+                obj.name, str(system), ((source(w) or "", w.key, asdict(w)) for w in creates)
+            )
+
+    def _recover_creates(self, run_id: int, obj: ObjectSync) -> None:
+        """Creates a killed process sent but never committed. A record created then (found in the
+        mirror by its match key, linked to nobody) gets what the commit would have recorded: its
+        link, base and creation field changes, so the restart neither copies it nor loses its
+        audit. The others never reached the system: forgotten, the plan creates them again."""
+        with self.store.read() as conn:
+            pending = conn.execute(
+                "SELECT system, source_id, key, write FROM pending_creates WHERE object = ?",
+                [obj.name],
+            ).fetchall()
+            if not pending:
+                return
+            linked = {
+                i
+                for row in conn.execute(
+                    "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [obj.name]
+                ).fetchall()
+                for i in row
+            }
+            found: dict[System, list[tuple[Write, str, str]]] = {}
+            for system_name, _source, key, data in pending:
+                system, write = System(system_name), _write_from(json.loads(data))
+                where = [write.sf_object] if system is System.SALESFORCE else [obj.hubspot_object]
+                made = [
+                    r
+                    for r in mirror.by_keys(conn, system, where, [key] if key else [])
+                    if r.id not in linked and not r.deleted
+                ]
+                if not made:
+                    continue
+                made_id = max(made, key=lambda r: (r.created, r.id)).id
+                linked.add(made_id)
+                pair = (
+                    (write.hs_id or "", made_id)
+                    if system is System.SALESFORCE
+                    else (made_id, write.sf_id or "")
+                )
+                found.setdefault(system, []).append((write, *pair))
+        with self.store.write(run_id=run_id) as tx:
+            for system_name in {row[0] for row in pending}:
+                sources = [row[1] for row in pending if row[0] == system_name]
+                tx.settle_creates(obj.name, system_name, sources)
+            for system, done in found.items():
+                self._record_successes(tx, obj, system, done)
 
     def _hold_loops(self, run_id: int) -> frozenset[tuple[str, str]]:
         """The fields held by an open loop error: not synced until a person acts."""
@@ -725,6 +787,7 @@ class SyncEngine:
             records = [
                 {**w.values, **({"Id": w.record_id} if op == "update" else {})} for w in chunk
             ]
+            self._stage_creates(run_id, obj, System.SALESFORCE, chunk)
             try:
                 outcomes = self._save(sf_object, records, op=op, ext=ext)
             except RecordError as exc:
@@ -776,6 +839,7 @@ class SyncEngine:
                 if _transient(outcome):  # decide it again next cycle
                     report.retry_later.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
+            tx.settle_creates(obj.name, "salesforce", [w.hs_id or "" for w in chunk])
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.SALESFORCE, done)
             self.flush_calls(tx)
@@ -800,6 +864,7 @@ class SyncEngine:
                         for i, w in enumerate(chunk, start)
                     ]
                 elif op == "create":
+                    self._stage_creates(run_id, obj, System.HUBSPOT, chunk)
                     outcomes = self.hs.batch_create(
                         obj.hubspot_object, [{"properties": dict(w.values)} for w in chunk]
                     )
@@ -836,6 +901,7 @@ class SyncEngine:
                 failures.append(_hs_failure_row(write, outcome, obj))
                 report.failed.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
+            tx.settle_creates(obj.name, "hubspot", [w.sf_id or "" for w in chunk])
             tx.link_many(existing)
             mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
             tx.record_errors(failures)
@@ -961,6 +1027,17 @@ def _new_cursors(records: Sequence[Record]) -> list[tuple[tuple[str, str], datet
         if key not in newest or (r.modified_at, r.id) > newest[key]:
             newest[key] = (r.modified_at, r.id)
     return [(key, stamp, rid) for key, (stamp, rid) in newest.items()]
+
+
+def _write_from(data: Mapping[str, Any]) -> Write:
+    """A Write back from its staged JSON (see SyncEngine._stage_creates)."""
+    return Write(
+        **{
+            **data,
+            "system": System(data["system"]),
+            "changes": tuple(Change(**c) for c in data["changes"]),
+        }
+    )
 
 
 def _soql_datetime(value: datetime) -> str:

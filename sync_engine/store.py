@@ -63,7 +63,9 @@ try:  # advisory locks for the waiting queue; without them (Windows) only the re
 except ImportError:  # pragma: no cover - not on Linux/macOS
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 2  # 2: records (the engine's mirror); field_history shaped like SyncWrite
+SCHEMA_VERSION = (
+    3  # 2: records (the engine's mirror); field_history like SyncWrite; 3: pending_creates
+)
 
 SYSTEMS = ("hubspot", "salesforce")
 RUN_KINDS = ("scheduled", "segment", "dry_run", "initial")
@@ -324,6 +326,18 @@ TABLES: tuple[Table, ...] = (
             record_id VARCHAR
             error_id BIGINT
             details JSON
+        """),
+    ),
+    Table(  # creates sent but not yet committed: what a restart records if the record exists
+        "pending_creates",
+        _cols("""
+            object VARCHAR
+            system VARCHAR
+            source_id VARCHAR
+            key VARCHAR
+            write JSON
+            run_id BIGINT
+            at TIMESTAMPTZ
         """),
     ),
     Table(  # the activity sync's queue: every activity, its Task, and why it waits (activities.py)
@@ -1260,6 +1274,31 @@ class StoreWriter:
             for w in _coerce(rows, FieldWrite)
         ]
         return self._insert(batch)
+
+    def stage_creates(
+        self, object: str, system: str, rows: Iterable[tuple[str, str | None, Any]]
+    ) -> None:
+        """Before a create batch is sent: (source id, match key, write as JSON-able data) per
+        record, so that a crash between the call and its commit cannot lose the creation's audit
+        rows (the engine records them on restart when the record turns up)."""
+        batch = [(source, key, _json(write)) for source, key, write in rows]
+        if find_secret((w for _s, _k, w in batch), self._secrets):
+            raise SecretLeakError("refusing to store a secret in pending_creates")
+        self.conn.executemany(
+            'INSERT INTO pending_creates (object, system, source_id, key, write, run_id, "at") '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[object, system, src, key, w, self.run_id, self.now] for src, key, w in batch],
+        )
+
+    def settle_creates(self, object: str, system: str, source_ids: Iterable[str]) -> None:
+        """The creates of these source records are committed (or known not to have happened)."""
+        ids = sorted({i for i in source_ids if i})
+        if ids:
+            self.conn.execute(
+                "DELETE FROM pending_creates WHERE object = ? AND system = ? "
+                "AND source_id IN (SELECT unnest(?::VARCHAR[]))",
+                [object, system, ids],
+            )
 
     def prune_field_history(self, *, before_cycle: int) -> int:
         """Loop detection looks back a few cycles; older history is dropped."""
