@@ -245,3 +245,19 @@ def test_the_dashboard_listens_on_loopback_only() -> None:
     with (ROOT / ".streamlit" / "config.toml").open("rb") as fh:
         config = tomllib.load(fh)
     assert config["server"]["address"] == "127.0.0.1"
+
+
+# ------------------------------------------------------------------------------ secrets
+
+
+def test_the_store_refuses_the_admin_password_like_any_other_secret(tmp_path: Path) -> None:
+    from sync_engine.embedded import _guarded_secrets
+    from sync_engine.settings import load_settings
+    from sync_engine.store import AuditStore, SecretLeakError
+
+    env = {"LEADBRIDGE_ADMIN_PASSWORD": "correct-horse-battery-staple"}
+    guarded = _guarded_secrets(load_settings(env, secrets_path=tmp_path / "none.toml"), env)
+    assert "correct-horse-battery-staple" in guarded
+    store = AuditStore(tmp_path / "sync.duckdb", secrets=guarded)
+    with pytest.raises(SecretLeakError), store.write() as tx:
+        tx.audit("admin", "note", details={"typed": "correct-horse-battery-staple"})
