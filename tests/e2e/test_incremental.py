@@ -222,3 +222,44 @@ def test_moving_a_contact_to_another_company_in_hubspot_moves_its_contact_in_sal
     (row,) = pair.soql(f"SELECT AccountId, Title FROM Contact WHERE Id = '{sf_id}'")
     assert row["AccountId"] == new_account
     assert row["Title"] == "VP Operations"
+
+
+def test_records_sharing_the_cursors_stamp_are_not_read_again_every_cycle(small_pair):
+    """A bulk update gives many HubSpot records one modification time; once read, a quiet cycle
+    reads none of them again (the cursor's id tie-break), and a later edit still arrives."""
+    engine = small_pair.engine()
+    engine.run_once(kind="initial")
+    contacts = small_pair.hs_contacts("jobtitle")[:100]
+    small_pair.hs(  # one batch call: one modification time for all hundred
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        json={
+            "inputs": [
+                {"id": c["id"], "properties": {"jobtitle": f"Bulk title {i}"}}
+                for i, c in enumerate(contacts)
+            ]
+        },
+    )
+    for _ in range(5):
+        if engine.run_once().records_read == 0:
+            break
+    rows_read: list[int] = []
+    search = engine.hs.search_modified_since
+
+    def counted(object_type: str, **kw):  # wraps our connector, not the client library
+        found = list(search(object_type, **kw))
+        if object_type == "contacts":
+            rows_read.append(len(found))
+        return iter(found)
+
+    engine.hs.search_modified_since = counted
+    engine.run_once()
+    assert rows_read == [0], "a quiet cycle re-read the records at the cursor's stamp"
+
+    small_pair.hs(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{contacts[0]['id']}",
+        json={"properties": {"jobtitle": "After"}},
+    )
+    engine.run_once()
+    assert rows_read[-1] == 1, "the next edit is read, once"
