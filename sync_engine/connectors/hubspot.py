@@ -376,10 +376,10 @@ class HubSpotConnector:
                 window.saw(record, prop)
                 yield record
             after = _next_after(page)
+            if count >= SEARCH_CAP or (after and count + SEARCH_PAGE > SEARCH_CAP):
+                return  # the window is full (HubSpot gives no next page at the cap): restart
             if not after:
                 window.exhausted = True
-                return
-            if count + SEARCH_PAGE > SEARCH_CAP:
                 return
 
     def batch_read(
