@@ -45,7 +45,7 @@ from sync_engine.inclusion import matches
 from sync_engine.loops import SyncWrite
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
-from sync_engine.models import FieldMeta, PropertyMeta, System
+from sync_engine.models import HUBSPOT_ID_PROPERTIES, FieldMeta, PropertyMeta, System
 from sync_engine.plan import (
     COMPANY_BASE,
     Change,
@@ -95,7 +95,13 @@ SF_BASE_FIELDS: dict[str, tuple[str, ...]] = {
 HS_BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "contacts": ("email", "createdate", "lastmodifieddate", "company"),
     "companies": ("name", "domain", "createdate", "hs_lastmodifieddate"),
-    "deals": ("dealname", "pipeline", "createdate", "hs_lastmodifieddate"),
+    "deals": (
+        "dealname",
+        "pipeline",
+        "createdate",
+        "hs_lastmodifieddate",
+        HUBSPOT_ID_PROPERTIES["deals"],
+    ),
 }
 
 
@@ -1062,7 +1068,13 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def record_key(system: System, obj: str, values: Mapping[str, Any]) -> str | None:
-    """The match key: email for people, domain (else name) for companies, none for deals."""
+    """The match key: email for people, domain (else name) for companies; for an Opportunity
+    its Id, which a deal the sync created from it keeps in HUBSPOT_ID_PROPERTIES (a deal made
+    in HubSpot has none: its id_links row is its only identity)."""
+    if obj == "Opportunity":
+        return _id_key(values.get("Id"))
+    if obj in HUBSPOT_ID_PROPERTIES:
+        return _id_key(values.get(HUBSPOT_ID_PROPERTIES[obj]))
     if obj in ("Lead", "Contact"):
         return normalize_email(values.get("Email"))
     if obj == "contacts":
@@ -1073,6 +1085,11 @@ def record_key(system: System, obj: str, values: Mapping[str, Any]) -> str | Non
     if obj == "companies":
         return normalize_domain(values.get("domain")) or _name_key(values.get("name"))
     return None
+
+
+def _id_key(value: Any) -> str | None:
+    text = str(value or "").strip()
+    return f"sfid:{text}" if text else None
 
 
 def _name_key(value: Any) -> str | None:

@@ -35,7 +35,14 @@ from sync_engine.mapping import (
     salesforce_to_hubspot,
 )
 from sync_engine.matching import Candidate, Cluster, choose, clusters_of
-from sync_engine.models import DeletionPolicy, FieldMeta, NoCompany, System, Transform
+from sync_engine.models import (
+    HUBSPOT_ID_PROPERTIES,
+    DeletionPolicy,
+    FieldMeta,
+    NoCompany,
+    System,
+    Transform,
+)
 
 EXTERNAL_ID_FIELDS = {
     "Lead": "HubSpot_Contact_Id__c",
@@ -805,6 +812,9 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
         )
         for f, v in values.items()
     )
+    id_property = HUBSPOT_ID_PROPERTIES.get(obj.hubspot_object)
+    if id_property:  # the new record's identity (its match key), not a synced field
+        values[id_property] = sf.id
     base = _base_after_create(obj, sf.object, sf.values, snapshot, source=System.SALESFORCE)
     company = None
     if sf.object in ("Contact", "Opportunity") and sf.values.get("AccountId"):
