@@ -58,7 +58,7 @@ from sync_engine.plan import (
     _singular,
     plan,
 )
-from sync_engine.queries import synced_values_for
+from sync_engine.queries import last_salesforce_writes, synced_values_for
 from sync_engine.retry import backoff
 from sync_engine.store import (
     ApiUsage,
@@ -679,6 +679,8 @@ class SyncEngine:
             )
             pairs = [(h, by_hs[h].sf_id) for h in hs_ids if h in by_hs]
             base_by_pair = synced_values_for(conn, obj.name, pairs)
+            ours = [r.id for r in sf_records if r.modified_by == schema.integration_user_id]
+            sf_last_written = last_salesforce_writes(conn, obj.name, ours)
             account_links = dict(
                 conn.execute(
                     "SELECT hs_id, sf_id FROM id_links WHERE object = 'company'"
@@ -701,6 +703,7 @@ class SyncEngine:
             account_for_company=account_links,
             company_of=company_of,
             deletion=self.config.deletion,
+            sf_last_written=sf_last_written,
         )
         return snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
 

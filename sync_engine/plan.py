@@ -116,6 +116,9 @@ class Snapshot:
     create_limit: int | None = None
     deletion: DeletionPolicy = DeletionPolicy.FLAG
     held: frozenset[tuple[str, str]] = frozenset()
+    # Salesforce records last modified by the integration user -> the fields its latest update
+    # wrote (queries.last_salesforce_writes); a record missing is the sync's in every field.
+    sf_last_written: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -410,16 +413,14 @@ def _report_cluster(
 def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, out: Plan) -> None:
     obj = snapshot.obj
     base = snapshot.base.get(hs.id, {})
-    echo = snapshot.integration_user_id is not None and sf.modified_by == (
-        snapshot.integration_user_id
-    )
+    echo = _echoed(snapshot, sf)
     hs_values = {
         m.hubspot: FieldValue(hs.values.get(m.hubspot), hs.modified_at) for m in obj.fields
     }
     sf_values = {
         m.salesforce: FieldValue(
             _as_salesforce(m, base[m.key], snapshot.context)
-            if echo and base.get(m.key) is not None
+            if m.key in echo and base.get(m.key) is not None
             else sf.values.get(m.salesforce),
             sf.modified_at,
         )
@@ -456,6 +457,18 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
         )
     if new_base:
         out.base_updates[(hs.id, sf.id)] = new_base
+
+
+def _echoed(snapshot: Snapshot, sf: Record) -> frozenset[str]:
+    """The fields whose Salesforce value is the echo of the sync's own write (read as the last
+    synced value): when the integration user modified the record last, the fields its latest
+    update wrote, or every field of a record it created. Not the others: a rep's edit saved
+    just before the sync wrote another field also names the integration user as last modifier,
+    yet it is the rep's, and must reach HubSpot."""
+    if snapshot.integration_user_id is None or sf.modified_by != snapshot.integration_user_id:
+        return frozenset()
+    written = snapshot.sf_last_written.get(sf.id)
+    return written if written is not None else frozenset(m.key for m in snapshot.obj.fields)
 
 
 COMPANY_BASE = "@company"  # synced_values key of the company association last synced
