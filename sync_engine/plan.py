@@ -8,8 +8,12 @@ A dry run is the same plan, printed instead of written.
 Rules the plan keeps:
 - a record is created only when nothing on the other side holds its match key (the duplicate rule
   of `matching` picks one record of a cluster; the rest are reported, never copied);
-- a Salesforce change made by the integration user itself is not echoed back (a value equal to
-  the last synced one is no change either, whoever made it);
+- a Salesforce change made by the integration user itself is not echoed back: the fields its
+  latest update wrote (all of a record it created) read as the last synced value, the others as
+  the person who changed them meant them (a value equal to the last synced one is no change
+  either, whoever made it);
+- a deal created from an Opportunity carries the Opportunity's Id (its match key), so a create
+  repeated after a crash finds the first one;
 - a converted Lead hands its link to its Contact; nothing is created for it;
 - a value the target would refuse (picklist, length, required, owner) is not sent: it becomes a
   record-level error naming the value, the field and the fix, and the rest of the record goes.
