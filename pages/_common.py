@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +127,25 @@ def _password_login(config: AccessConfig, who: Identity) -> None:
         submitted = st.form_submit_button("Log in as admin")
     if not submitted:
         return
+    failures, now = _failed_logins(), datetime.now(UTC)
+    wait = access.lockout_left(failures, now=now)
+    if wait is not None:
+        st.error(
+            f"Too many wrong admin passwords: password login is paused for "
+            f"{int(wait.total_seconds()) + 1} s."
+        )
+        return
     if access.check_password(config, attempt):
         st.session_state[ui_state.ADMIN_UNLOCKED] = True
         st.rerun()
+    failures.append(now)
     st.error("Wrong admin password: the dashboard stays read-only.")
+
+
+@st.cache_resource
+def _failed_logins() -> list[datetime]:
+    """This process's wrong password attempts (shared by every session: see access.LOCKOUT_*)."""
+    return []
 
 
 # Every character Markdown (CommonMark, Streamlit's colour and emoji directives, LaTeX) gives a

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync_engine.errors import LeadBridgeError
@@ -197,6 +198,22 @@ def check_password(config: AccessConfig, attempt: str) -> bool:
     if not config.admin_password or config.problems:
         return False
     return hmac.compare_digest(attempt.encode(), config.admin_password.encode())
+
+
+# Password guessing: after LOCKOUT_AFTER wrong passwords within LOCKOUT_WINDOW, every password
+# login of the process waits LOCKOUT_FOR after the last one (a new browser session resets nothing).
+LOCKOUT_AFTER = 5
+LOCKOUT_WINDOW = timedelta(minutes=5)
+LOCKOUT_FOR = timedelta(minutes=1)
+
+
+def lockout_left(failures: Iterable[datetime], *, now: datetime) -> timedelta | None:
+    """How long password logins must still wait, given the times of wrong attempts; None: go."""
+    recent = [f for f in failures if now - f <= LOCKOUT_WINDOW]
+    if len(recent) < LOCKOUT_AFTER:
+        return None
+    left = max(recent) + LOCKOUT_FOR - now
+    return left if left > timedelta(0) else None
 
 
 def identify(config: AccessConfig, *, user: Mapping[str, Any], password_ok: bool) -> Identity:

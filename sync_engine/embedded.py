@@ -21,15 +21,17 @@ import logging
 import os
 import socket
 import threading
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sync_engine.access import load_access
 from sync_engine.errors import LeadBridgeError
 from sync_engine.queries import engine_state, heartbeat_age
-from sync_engine.settings import Settings, load_settings
+from sync_engine.settings import SECRETS_FILE, Settings, load_settings
 from sync_engine.store import AuditStore
 
 log = logging.getLogger(__name__)
@@ -196,7 +198,8 @@ def start_runtime(env: Mapping[str, str] | None = None) -> Runtime:
     environ = dict(os.environ if env is None else env)
     embedded = environ.get(EMBEDDED_FLAG, "1") != "0"
     settings = load_settings(environ)
-    store = AuditStore(settings.db_path, secrets=settings.secrets)
+    guarded = _guarded_secrets(settings, environ)
+    store = AuditStore(settings.db_path, secrets=guarded)
     interval = _interval(settings)
     sandbox_dir = Path(environ.get(SANDBOX_DIR_VAR) or DEFAULT_SANDBOX_DIR)
     sandbox = None
@@ -204,12 +207,23 @@ def start_runtime(env: Mapping[str, str] | None = None) -> Runtime:
         settings, sandbox = _sandbox_settings(
             environ, store, interval=interval, sandbox_dir=sandbox_dir, embedded=embedded
         )
-        store = AuditStore(settings.db_path, secrets=settings.secrets)
+        store = AuditStore(settings.db_path, secrets=_guarded_secrets(settings, environ))
     runtime = Runtime(settings=settings, store=store, sandbox=sandbox)
     runtime.engine, runtime.problem = _build_engine(settings, store)
     if embedded and runtime.engine is not None and claim_engine(store, interval_seconds=interval):
         _start_scheduler(runtime)
     return runtime
+
+
+def _guarded_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """What the store refuses to write: the systems' credentials and the dashboard's own (the
+    admin password, OIDC client secrets)."""
+    try:
+        with SECRETS_FILE.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        raw = {}
+    return (*settings.secrets, *load_access(raw, environ).secrets)
 
 
 def _interval(settings: Settings) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -97,7 +97,7 @@ class MatchResult:
 _OBJECT_RANK = {"Contact": 0, "Account": 0, "Lead": 1}
 
 
-def rank(candidate: Candidate, linked: frozenset[str]) -> tuple[int, int, int, str, str]:
+def rank(candidate: Candidate, linked: Set[str]) -> tuple[int, int, int, str, str]:
     """Sort key implementing the duplicate rule: smaller is preferred."""
     return (
         0 if candidate.id in linked else 1,
@@ -109,14 +109,14 @@ def rank(candidate: Candidate, linked: frozenset[str]) -> tuple[int, int, int, s
 
 
 def choose(
-    candidates: Sequence[Candidate], *, linked: frozenset[str] = frozenset()
+    candidates: Sequence[Candidate], *, linked: Set[str] = frozenset()
 ) -> tuple[Candidate, tuple[Candidate, ...]]:
     """Pick the record to link among candidates sharing a key; return it and the rest."""
     ordered = sorted(candidates, key=lambda c: rank(c, linked))
     return ordered[0], tuple(ordered[1:])
 
 
-def clusters_of(candidates: Iterable[Candidate], *, linked: frozenset[str]) -> list[Cluster]:
+def clusters_of(candidates: Iterable[Candidate], *, linked: Set[str]) -> list[Cluster]:
     """Every key held by more than one record of the same system, with the duplicate rule's pick."""
     by_key: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
     for candidate in candidates:

@@ -21,7 +21,7 @@ Rules the plan keeps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -346,7 +346,7 @@ def _pair_for_sf(
     if not sf.key:
         return None if snapshot.obj.name == "contact" else (None, sf.id)
     cluster = [r for r in sf_index.get(sf.key, []) if not (r.object == "Lead" and r.is_converted)]
-    linked_sf = frozenset(links.by_sf)
+    linked_sf = links.by_sf.keys()  # a live view: copying every link per record was O(N^2)
     if len(cluster) > 1:
         _report_cluster(cluster, linked_sf, out, reported)
         kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
@@ -381,7 +381,7 @@ def _pair_for_hs(
     cluster = [r for r in sf_index.get(hs.key, []) if not (r.object == "Lead" and r.is_converted)]
     if not cluster:
         return (hs.id, None)
-    linked_sf = frozenset(links.by_sf)
+    linked_sf = links.by_sf.keys()  # a live view: copying every link per record was O(N^2)
     if len(cluster) > 1:
         _report_cluster(cluster, linked_sf, out, reported)
     kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
@@ -401,9 +401,7 @@ def _free_partner(candidates: list[Record], linked: Mapping[str, Link]) -> Recor
     return next(r for r in free if r.id == kept.id)
 
 
-def _report_cluster(
-    cluster: list[Record], linked: frozenset[str], out: Plan, reported: set[str]
-) -> None:
+def _report_cluster(cluster: list[Record], linked: Set[str], out: Plan, reported: set[str]) -> None:
     found = clusters_of([r.candidate() for r in cluster], linked=linked)
     for item in found:
         if item.key not in reported:

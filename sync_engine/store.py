@@ -1284,11 +1284,25 @@ class StoreWriter:
         batch = [(source, key, _json(write)) for source, key, write in rows]
         if find_secret((w for _s, _k, w in batch), self._secrets):
             raise SecretLeakError("refusing to store a secret in pending_creates")
-        self.conn.executemany(
-            'INSERT INTO pending_creates (object, system, source_id, key, write, run_id, "at") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [[object, system, src, key, w, self.run_id, self.now] for src, key, w in batch],
+        if not batch:
+            return
+        frame = pa.table(  # one columnar insert: executemany goes row by row
+            {
+                "source_id": [src for src, _k, _w in batch],
+                "key": pa.array([key for _s, key, _w in batch], type=pa.string()),
+                "write": [w for _s, _k, w in batch],
+            }
         )
+        name = f"__stage_{next(self._batch_names)}"
+        self.conn.register(name, frame)
+        try:
+            self.conn.execute(
+                "INSERT INTO pending_creates (object, system, source_id, key, write, run_id, "
+                f'"at") SELECT ?, ?, source_id, key, write::JSON, ?, ? FROM {name}',
+                [object, system, self.run_id, self.now],
+            )
+        finally:
+            self.conn.unregister(name)
 
     def settle_creates(self, object: str, system: str, source_ids: Iterable[str]) -> None:
         """The creates of these source records are committed (or known not to have happened)."""

@@ -312,3 +312,16 @@ def test_the_engine_refuses_every_change_without_an_admin_identity(
     with pytest.raises(AccessDenied, match="Refused to"):
         CALLS[call](rt, who, world)
     assert _state(world) == before, "a refused change changed something"
+
+
+def test_repeated_wrong_passwords_pause_password_login_even_for_the_right_one(world: dict) -> None:
+    at = open_page("pages/errors.py", secrets=WITH_PASSWORD)
+    for _ in range(5):
+        at.text_input(key=ui_state.ADMIN_PASSWORD_INPUT).input("not-the-password-at-all")
+        button(at, "Log in as admin").click().run()
+    fresh = open_page("pages/errors.py", secrets=WITH_PASSWORD)  # a new session: still paused
+    fresh.text_input(key=ui_state.ADMIN_PASSWORD_INPUT).input(PASSWORD)
+    button(fresh, "Log in as admin").click().run()
+    assert "password login is paused" in " ".join(e.value for e in fresh.sidebar.error)
+    assert not fresh.session_state.get(ui_state.ADMIN_UNLOCKED)
+    assert button(fresh, "Retry this error").disabled

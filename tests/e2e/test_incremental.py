@@ -275,3 +275,44 @@ def test_a_reps_edit_just_before_the_engine_writes_that_lead_still_reaches_hubsp
     assert ("salesforce_to_hubspot", "jobtitle", title) in {
         (c[0], c[1], c[3]) for c in _changes(synced, hs_id)
     }
+
+
+def test_records_sharing_the_cursors_stamp_are_not_read_again_every_cycle(small_pair):
+    """A bulk update gives many HubSpot records one modification time; once read, a quiet cycle
+    reads none of them again (the cursor's id tie-break), and a later edit still arrives."""
+    engine = small_pair.engine()
+    engine.run_once(kind="initial")
+    contacts = small_pair.hs_contacts("jobtitle")[:100]
+    small_pair.hs(  # one batch call: one modification time for all hundred
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        json={
+            "inputs": [
+                {"id": c["id"], "properties": {"jobtitle": f"Bulk title {i}"}}
+                for i, c in enumerate(contacts)
+            ]
+        },
+    )
+    for _ in range(5):
+        if engine.run_once().records_read == 0:
+            break
+    rows_read: list[int] = []
+    search = engine.hs.search_modified_since
+
+    def counted(object_type: str, **kw):  # wraps our connector, not the client library
+        found = list(search(object_type, **kw))
+        if object_type == "contacts":
+            rows_read.append(len(found))
+        return iter(found)
+
+    engine.hs.search_modified_since = counted
+    engine.run_once()
+    assert rows_read == [0], "a quiet cycle re-read the records at the cursor's stamp"
+
+    small_pair.hs(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{contacts[0]['id']}",
+        json={"properties": {"jobtitle": "After"}},
+    )
+    engine.run_once()
+    assert rows_read[-1] == 1, "the next edit is read, once"

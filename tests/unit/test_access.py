@@ -4,6 +4,7 @@ refusals; and the dashboard's bind address."""
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,43 @@ def test_the_dashboard_listens_on_loopback_only() -> None:
     with (ROOT / ".streamlit" / "config.toml").open("rb") as fh:
         config = tomllib.load(fh)
     assert config["server"]["address"] == "127.0.0.1"
+
+
+# ------------------------------------------------------------------------------ secrets
+
+
+def test_the_store_refuses_the_admin_password_like_any_other_secret(tmp_path: Path) -> None:
+    from sync_engine.embedded import _guarded_secrets
+    from sync_engine.settings import load_settings
+    from sync_engine.store import AuditStore, SecretLeakError
+
+    env = {"LEADBRIDGE_ADMIN_PASSWORD": "correct-horse-battery-staple"}
+    guarded = _guarded_secrets(load_settings(env, secrets_path=tmp_path / "none.toml"), env)
+    assert "correct-horse-battery-staple" in guarded
+    store = AuditStore(tmp_path / "sync.duckdb", secrets=guarded)
+    with pytest.raises(SecretLeakError), store.write() as tx:
+        tx.audit("admin", "note", details={"typed": "correct-horse-battery-staple"})
+
+
+# ------------------------------------------------------------------------------ guessing
+
+
+def _at(minutes: float) -> datetime:
+    return datetime(2026, 11, 29, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ("failures", "now", "left_s"),
+    [
+        ([], 0, None),
+        ([0, 0.1, 0.2, 0.3], 0.4, None),  # four wrong attempts: still free to try
+        ([0, 0.1, 0.2, 0.3, 0.4], 0.5, 54),  # the fifth: a minute after the last one
+        ([0, 0.1, 0.2, 0.3, 0.4], 1.5, None),  # the minute has passed
+        ([-9, -8, -7, -6, 0], 0.5, None),  # spread over more than the window
+    ],
+)
+def test_password_logins_pause_after_repeated_wrong_attempts(
+    failures: list[float], now: float, left_s: int | None
+) -> None:
+    left = access.lockout_left([_at(m) for m in failures], now=_at(now))
+    assert (None if left is None else round(left.total_seconds())) == left_s
