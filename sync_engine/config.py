@@ -37,6 +37,7 @@ from sync_engine.inclusion import (
     shape_problem,
 )
 from sync_engine.models import (
+    HUBSPOT_ID_PROPERTIES,
     CreateAs,
     DeletionPolicy,
     Direction,
@@ -1148,6 +1149,8 @@ def validate_against_schema(
                 if fields is not None and mapping.applies_to(sf_object):
                     _check_field(mapping, direction, sf_object, fields, path, report)
             _check_value_maps(config, obj, mapping, sf_fields, props, path, report)
+        if props is not None:
+            _check_identity_property(obj, props, report)
     contact_props = hs_properties.get("contacts")
     if contact_props is not None:
         for where, message in criteria_problems(config.inclusion, contact_props, lists=hs_lists):
@@ -1179,6 +1182,26 @@ def _check_property(
             (*path, "direction"),
             f"HubSpot property {mapping.hubspot!r} is read-only; "
             'use direction = "hubspot_to_salesforce"',
+        )
+
+
+def _check_identity_property(
+    obj: ObjectSync, props: Mapping[str, PropertyMeta], report: Reporter
+) -> None:
+    """A record created in HubSpot keeps its Salesforce id in this property: without it a create
+    retried after a crash could not find the first one and would make a second."""
+    name = HUBSPOT_ID_PROPERTIES.get(obj.hubspot_object)
+    if name is None or not (obj.enabled and obj.create_in_hubspot and obj.direction.to_hubspot):
+        return
+    meta = props.get(name)
+    if meta is None or meta.read_only:
+        problem = "have no property" if meta is None else "have a read-only property"
+        report(
+            ("objects", obj.name, "create_in_hubspot"),
+            f"HubSpot {obj.hubspot_object} {problem} {name!r}, where a record created from "
+            "Salesforce keeps its Salesforce id (so a create retried after a crash is not made "
+            "twice); it must be a writable single-line text property, or set "
+            "create_in_hubspot = false",
         )
 
 

@@ -45,7 +45,7 @@ from sync_engine.inclusion import matches
 from sync_engine.loops import SyncWrite
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
-from sync_engine.models import FieldMeta, PropertyMeta, System
+from sync_engine.models import HUBSPOT_ID_PROPERTIES, FieldMeta, PropertyMeta, System
 from sync_engine.plan import (
     COMPANY_BASE,
     Change,
@@ -58,7 +58,7 @@ from sync_engine.plan import (
     _singular,
     plan,
 )
-from sync_engine.queries import synced_values_for
+from sync_engine.queries import last_salesforce_writes, synced_values_for
 from sync_engine.retry import backoff
 from sync_engine.store import (
     ApiUsage,
@@ -95,7 +95,13 @@ SF_BASE_FIELDS: dict[str, tuple[str, ...]] = {
 HS_BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "contacts": ("email", "createdate", "lastmodifieddate", "company"),
     "companies": ("name", "domain", "createdate", "hs_lastmodifieddate"),
-    "deals": ("dealname", "pipeline", "createdate", "hs_lastmodifieddate"),
+    "deals": (
+        "dealname",
+        "pipeline",
+        "createdate",
+        "hs_lastmodifieddate",
+        HUBSPOT_ID_PROPERTIES["deals"],
+    ),
 }
 
 
@@ -684,6 +690,8 @@ class SyncEngine:
             links = _links_touching(conn, obj.name, _ids(hs_records), _ids(sf_records))
             pairs = [(h, by_hs[h].sf_id) for h in hs_ids if h in by_hs]
             base_by_pair = synced_values_for(conn, obj.name, pairs)
+            ours = [r.id for r in sf_records if r.modified_by == schema.integration_user_id]
+            sf_last_written = last_salesforce_writes(conn, obj.name, ours)
         context = MappingContext.from_config(self.config, owners=schema.owners)
         company_of = self._companies_of(obj, dirty_hs, by_hs)
         companies = sorted({c for found in company_of.values() for c in found})
@@ -710,6 +718,7 @@ class SyncEngine:
             account_for_company=account_links,
             company_of=company_of,
             deletion=self.config.deletion,
+            sf_last_written=sf_last_written,
         )
         return snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
 
@@ -1102,7 +1111,13 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def record_key(system: System, obj: str, values: Mapping[str, Any]) -> str | None:
-    """The match key: email for people, domain (else name) for companies, none for deals."""
+    """The match key: email for people, domain (else name) for companies; for an Opportunity
+    its Id, which a deal the sync created from it keeps in HUBSPOT_ID_PROPERTIES (a deal made
+    in HubSpot has none: its id_links row is its only identity)."""
+    if obj == "Opportunity":
+        return _id_key(values.get("Id"))
+    if obj in HUBSPOT_ID_PROPERTIES:
+        return _id_key(values.get(HUBSPOT_ID_PROPERTIES[obj]))
     if obj in ("Lead", "Contact"):
         return normalize_email(values.get("Email"))
     if obj == "contacts":
@@ -1113,6 +1128,11 @@ def record_key(system: System, obj: str, values: Mapping[str, Any]) -> str | Non
     if obj == "companies":
         return normalize_domain(values.get("domain")) or _name_key(values.get("name"))
     return None
+
+
+def _id_key(value: Any) -> str | None:
+    text = str(value or "").strip()
+    return f"sfid:{text}" if text else None
 
 
 def _name_key(value: Any) -> str | None:

@@ -62,6 +62,14 @@ class System(StrEnum):
     SALESFORCE = "salesforce"
 
 
+# The HubSpot property where a record the sync creates from Salesforce keeps its Salesforce id
+# (the property HubSpot's own Salesforce integration fills on deals). Deals have no email or
+# domain, so this id is their match key: a create sent by a process killed before its commit is
+# found again by it, never created twice (the way Salesforce records carry the HubSpot id in an
+# external id field).
+HUBSPOT_ID_PROPERTIES: dict[str, str] = {"deals": "hs_salesforceopportunityid"}
+
+
 class Transform(StrEnum):
     """How a value changes shape between HubSpot (strings) and Salesforce (JSON types).
 

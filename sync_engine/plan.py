@@ -8,8 +8,12 @@ A dry run is the same plan, printed instead of written.
 Rules the plan keeps:
 - a record is created only when nothing on the other side holds its match key (the duplicate rule
   of `matching` picks one record of a cluster; the rest are reported, never copied);
-- a Salesforce change made by the integration user itself is not echoed back (a value equal to
-  the last synced one is no change either, whoever made it);
+- a Salesforce change made by the integration user itself is not echoed back: the fields its
+  latest update wrote (all of a record it created) read as the last synced value, the others as
+  the person who changed them meant them (a value equal to the last synced one is no change
+  either, whoever made it);
+- a deal created from an Opportunity carries the Opportunity's Id (its match key), so a create
+  repeated after a crash finds the first one;
 - a converted Lead hands its link to its Contact; nothing is created for it;
 - a value the target would refuse (picklist, length, required, owner) is not sent: it becomes a
   record-level error naming the value, the field and the fix, and the rest of the record goes.
@@ -35,7 +39,14 @@ from sync_engine.mapping import (
     salesforce_to_hubspot,
 )
 from sync_engine.matching import Candidate, Cluster, choose, clusters_of
-from sync_engine.models import DeletionPolicy, FieldMeta, NoCompany, System, Transform
+from sync_engine.models import (
+    HUBSPOT_ID_PROPERTIES,
+    DeletionPolicy,
+    FieldMeta,
+    NoCompany,
+    System,
+    Transform,
+)
 
 EXTERNAL_ID_FIELDS = {
     "Lead": "HubSpot_Contact_Id__c",
@@ -109,6 +120,9 @@ class Snapshot:
     create_limit: int | None = None
     deletion: DeletionPolicy = DeletionPolicy.FLAG
     held: frozenset[tuple[str, str]] = frozenset()
+    # Salesforce records last modified by the integration user -> the fields its latest update
+    # wrote (queries.last_salesforce_writes); a record missing is the sync's in every field.
+    sf_last_written: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -401,16 +415,14 @@ def _report_cluster(cluster: list[Record], linked: Set[str], out: Plan, reported
 def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, out: Plan) -> None:
     obj = snapshot.obj
     base = snapshot.base.get(hs.id, {})
-    echo = snapshot.integration_user_id is not None and sf.modified_by == (
-        snapshot.integration_user_id
-    )
+    echo = _echoed(snapshot, sf)
     hs_values = {
         m.hubspot: FieldValue(hs.values.get(m.hubspot), hs.modified_at) for m in obj.fields
     }
     sf_values = {
         m.salesforce: FieldValue(
             _as_salesforce(m, base[m.key], snapshot.context)
-            if echo and base.get(m.key) is not None
+            if m.key in echo and base.get(m.key) is not None
             else sf.values.get(m.salesforce),
             sf.modified_at,
         )
@@ -447,6 +459,18 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
         )
     if new_base:
         out.base_updates[(hs.id, sf.id)] = new_base
+
+
+def _echoed(snapshot: Snapshot, sf: Record) -> frozenset[str]:
+    """The fields whose Salesforce value is the echo of the sync's own write (read as the last
+    synced value): when the integration user modified the record last, the fields its latest
+    update wrote, or every field of a record it created. Not the others: a rep's edit saved
+    just before the sync wrote another field also names the integration user as last modifier,
+    yet it is the rep's, and must reach HubSpot."""
+    if snapshot.integration_user_id is None or sf.modified_by != snapshot.integration_user_id:
+        return frozenset()
+    written = snapshot.sf_last_written.get(sf.id)
+    return written if written is not None else frozenset(m.key for m in snapshot.obj.fields)
 
 
 COMPANY_BASE = "@company"  # synced_values key of the company association last synced
@@ -803,6 +827,9 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
         )
         for f, v in values.items()
     )
+    id_property = HUBSPOT_ID_PROPERTIES.get(obj.hubspot_object)
+    if id_property:  # the new record's identity (its match key), not a synced field
+        values[id_property] = sf.id
     base = _base_after_create(obj, sf.object, sf.values, snapshot, source=System.SALESFORCE)
     company = None
     if sf.object in ("Contact", "Opportunity") and sf.values.get("AccountId"):

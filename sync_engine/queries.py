@@ -355,6 +355,27 @@ def synced_values_for(
     return out
 
 
+def last_salesforce_writes(
+    conn: duckdb.DuckDBPyConnection, object: str, sf_ids: Iterable[str]
+) -> dict[str, frozenset[str]]:
+    """Per Salesforce record, the fields (mapping keys) of the sync's latest update to it, from
+    the write history: what an echo of our own write may hold. A record absent here was never
+    updated by the sync within the history kept (it may have been created by it)."""
+    wanted = sorted(set(sf_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT sf_id, field FROM field_history WHERE object = ? AND system_written = ? "
+        "AND sf_id IN (SELECT unnest(?::VARCHAR[])) "
+        'QUALIFY "at" = max("at") OVER (PARTITION BY sf_id)',
+        [object, "salesforce", wanted],
+    ).fetchall()
+    found: dict[str, set[str]] = {}
+    for sf_id, field in rows:
+        found.setdefault(sf_id, set()).add(field)
+    return {sf_id: frozenset(fields) for sf_id, fields in found.items()}
+
+
 def recent_field_writes(
     conn: duckdb.DuckDBPyConnection,
     *,

@@ -432,7 +432,7 @@ _DEAL = [
     ),
     _area("description", "Deal Description", _D),
     _owner(_D, "Deal owner"),
-    _text("salesforceopportunityid", "Salesforce Opportunity ID", _SF),
+    _text("hs_salesforceopportunityid", "Salesforce Opportunity ID", _SF),
     *_record_stamps(OBJECT_TYPES["deals"], _D),
 ]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sync_engine.inclusion import matches
+
 pytestmark = pytest.mark.e2e
 
 
@@ -222,6 +224,57 @@ def test_moving_a_contact_to_another_company_in_hubspot_moves_its_contact_in_sal
     (row,) = pair.soql(f"SELECT AccountId, Title FROM Contact WHERE Id = '{sf_id}'")
     assert row["AccountId"] == new_account
     assert row["Title"] == "VP Operations"
+
+
+def test_a_reps_edit_just_before_the_engine_writes_that_lead_still_reaches_hubspot(synced):
+    """A rep edits a Lead's title while a cycle, deciding from an earlier read, is about to
+    write another field of it. Salesforce then names the integration user as the Lead's last
+    modifier, but the title is the rep's edit, not an echo of ours: it must reach HubSpot."""
+    pair = synced.pair
+    admin = pair.person("salesforce", "admin")
+    engine = pair.engine()  # on the session's audit store, with a person acting mid-cycle
+    props = engine.schema().hs_properties["contacts"]
+    names = ("email", "hubspotscore", "lifecyclestage", "recent_conversion_event_name")
+    hs_id, lead = next(
+        (hs_id, lead)
+        for hs_id, lead in (_fresh_lead(synced, admin["token"]) for _ in range(20))
+        if matches(
+            engine.config.inclusion,
+            pair.hs_contact(hs_id, *names)["properties"],
+            properties=props,
+            record_id=hs_id,
+        )
+    )  # on the inclusion list, so a HubSpot edit goes to Salesforce
+    source = "Trade Show" if lead["LeadSource"] != "Trade Show" else "Webinar"
+    pair.hs(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{hs_id}",
+        json={"properties": {"lead_source": source}},
+        token=pair.person("hubspot", "marketer")["token"],
+    )
+    title = "Head of Crash Safety"
+    write = engine._write_salesforce
+
+    def rep_edits_first(run_id, obj, sf_object, op, writes, report):
+        if any(w.sf_id == lead["Id"] for w in writes):
+            pair.sf(
+                "PATCH",
+                f"sobjects/Lead/{lead['Id']}",
+                json={"Title": title},
+                token=admin["token"],
+            )
+        return write(run_id, obj, sf_object, op, writes, report)
+
+    engine._write_salesforce = rep_edits_first
+    engine.run_once()
+    (row,) = pair.soql(f"SELECT Title, LeadSource FROM Lead WHERE Id = '{lead['Id']}'")
+    assert (row["Title"], row["LeadSource"]) == (title, source)  # the rep first, then the sync
+
+    engine.run_once()
+    assert pair.hs_contact(hs_id, "jobtitle")["properties"]["jobtitle"] == title
+    assert ("salesforce_to_hubspot", "jobtitle", title) in {
+        (c[0], c[1], c[3]) for c in _changes(synced, hs_id)
+    }
 
 
 def test_records_sharing_the_cursors_stamp_are_not_read_again_every_cycle(small_pair):

@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from sync_engine.store import AuditStore
 from tests.e2e.conftest import ROOT, Pair, start_pair
 
 pytestmark = pytest.mark.e2e
@@ -122,3 +124,65 @@ def test_with_faults_at_one_in_five_the_sync_converges_to_the_same_state(small_p
     # The faults happened, were retried with backoff, and were logged as transient.
     assert retried.get("salesforce", 0) > 0
     assert retried.get("hubspot", 0) > 0
+
+
+class Killed(BaseException):
+    """kill -9 at one chosen point: what the engine meant to do after it never happens."""
+
+
+def deals_by_opportunity(pair: Pair) -> Counter[str]:
+    """HubSpot deals per Opportunity Id they carry (deals made in HubSpot carry none)."""
+    found: Counter[str] = Counter()
+    after = None
+    while True:
+        params = {"limit": 100, "properties": "hs_salesforceopportunityid"}
+        page = pair.hs(
+            "GET", "/crm/v3/objects/deals", params={**params, **({"after": after} if after else {})}
+        )
+        found.update(
+            str(d["properties"].get("hs_salesforceopportunityid") or "") for d in page["results"]
+        )
+        after = ((page.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return found
+
+
+def test_deals_created_just_before_a_kill_are_found_again_not_created_twice(small_pair):
+    """Deals have no email or domain: the Opportunity Id the engine writes on each deal it
+    creates is what lets the restart recognise the deals a killed process created."""
+    engine = small_pair.engine()
+    commit = engine._commit_hubspot
+
+    def killed_before_the_deal_commit(run_id, obj, chunk, outcomes, report):
+        if obj.name == "deal":
+            raise Killed
+        return commit(run_id, obj, chunk, outcomes, report)
+
+    engine._commit_hubspot = killed_before_the_deal_commit
+    with pytest.raises(Killed):
+        engine.run_once()
+    sent = deals_by_opportunity(small_pair)
+    assert sum(n for opp, n in sent.items() if opp) > 0, "no deal reached HubSpot before the kill"
+
+    converge(small_pair.engine())
+    deals = deals_by_opportunity(small_pair)
+    opportunities = {str(r["Id"]) for r in small_pair.soql("SELECT Id FROM Opportunity")}
+    assert [opp for opp, n in deals.items() if opp and n > 1] == []
+    assert {opp for opp in deals if opp} <= opportunities
+    with AuditStore(small_pair.workdir / "sync.duckdb").read() as conn:
+        linked = conn.execute(
+            "SELECT count(*), count(DISTINCT hs_id), count(DISTINCT sf_id) FROM id_links "
+            "WHERE object = 'deal'"
+        ).fetchone()
+        created = conn.execute(
+            "SELECT hs_id, field, count(*) FROM field_changes WHERE object = 'deal' "
+            "AND reason = 'created' GROUP BY ALL HAVING count(*) > 1"
+        ).fetchall()
+        recorded = conn.execute(
+            "SELECT count(DISTINCT hs_id) FROM field_changes WHERE object = 'deal' "
+            "AND reason = 'created' AND direction = 'salesforce_to_hubspot'"
+        ).fetchone()
+    made = sum(n for opp, n in deals.items() if opp)
+    assert linked[0] == linked[1] == linked[2] == made  # each deal linked once, each way
+    assert created == []  # no creation recorded twice
+    assert recorded[0] == made  # and the kill's creations recorded once, by the restart

@@ -636,3 +636,29 @@ def test_saving_a_fresh_file_writes_section_notes_once(tmp_path: Path) -> None:
     save_config(config, target)
     assert target.read_text() == first
     assert first.count("# How often a sync cycle runs") == 1
+
+
+@pytest.mark.parametrize(
+    ("deal_props", "text", "wrong"),
+    [
+        ({}, "", "have no property 'hs_salesforceopportunityid'"),
+        (
+            {"hs_salesforceopportunityid": PropertyMeta("x", "string", read_only=True)},
+            "",
+            "have a read-only property 'hs_salesforceopportunityid'",
+        ),
+        ({"hs_salesforceopportunityid": PropertyMeta("x", "string")}, "", None),
+        ({}, "create_in_hubspot = false\n", None),
+        ({}, 'direction = "hubspot_to_salesforce"\n', None),
+    ],
+)
+def test_deals_created_in_hubspot_need_the_property_that_keeps_their_opportunity_id(
+    deal_props: dict[str, PropertyMeta], text: str, wrong: str | None
+) -> None:
+    config = parse_config("[objects.deal]\n" + text)
+    found = validate_against_schema(config, {}, {"deals": deal_props})
+    if wrong is None:
+        assert found == []
+    else:
+        assert [p.path for p in found] == ["objects.deal.create_in_hubspot"]
+        assert wrong in found[0].message and "create_in_hubspot = false" in found[0].message

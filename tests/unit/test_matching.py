@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sync_engine.engine import record_key
 from sync_engine.matching import (
     Candidate,
     choose,
@@ -14,6 +15,7 @@ from sync_engine.matching import (
     normalize_domain,
     normalize_email,
 )
+from sync_engine.models import System
 
 pytestmark = pytest.mark.unit
 
@@ -123,3 +125,23 @@ def test_converted_lead_follows_to_its_contact():
     lead = sf("Lead", "00Q1", "a@x.io", is_converted=True, converted_to="0031")
     assert follow_conversion(lead, {"0031": contact}) == contact
     assert follow_conversion(lead, {}) == lead
+
+
+@pytest.mark.parametrize(
+    ("system", "obj", "values", "key"),
+    [
+        (System.SALESFORCE, "Opportunity", {"Id": "006000000000001AAA"}, "sfid:006000000000001AAA"),
+        (  # a deal the sync created from that Opportunity: the same key, so it is found again
+            System.HUBSPOT,
+            "deals",
+            {"dealname": "Renewal", "hs_salesforceopportunityid": "006000000000001AAA"},
+            "sfid:006000000000001AAA",
+        ),
+        (System.HUBSPOT, "deals", {"dealname": "Made in HubSpot"}, None),
+        (System.HUBSPOT, "deals", {"hs_salesforceopportunityid": "  "}, None),
+        (System.SALESFORCE, "Lead", {"Id": "00Q1", "Email": " A@B.io"}, "a@b.io"),
+        (System.HUBSPOT, "companies", {"name": "Acme, Inc."}, "name:acme"),
+    ],
+)
+def test_record_keys(system: System, obj: str, values: dict[str, str], key: str | None) -> None:
+    assert record_key(system, obj, values) == key

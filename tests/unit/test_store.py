@@ -495,6 +495,30 @@ def test_a_flipping_field_read_back_from_history_is_found_by_loop_detection(
         assert len(queries.recent_field_writes(conn, min_cycle=0)) == 2
 
 
+def test_the_fields_of_the_latest_salesforce_update_are_what_an_echo_may_hold(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    """Only the latest update to each Salesforce record counts (not HubSpot writes, not older
+    updates): the plan reads those fields of a record the integration user modified last as
+    the last synced value, and the others as whoever changed them meant them."""
+    batches = [  # (record, field, system written), one batch a minute
+        [(LEAD, "industry", "salesforce"), (LEAD, "lead_source", "salesforce")],
+        [(LEAD, "jobtitle", "hubspot"), (CONTACT, "phone", "salesforce")],
+        [(LEAD, "hs_lead_status", "salesforce")],
+    ]
+    for batch in batches:
+        with store.write(run_id=None) as tx:
+            tx.record_field_history(
+                FieldWrite("contact", "101", sf_id, name, system, "x", at=clock.now, cycle=1)
+                for sf_id, name, system in batch
+            )
+        clock.tick(minutes=1)
+    with store.read() as conn:
+        found = queries.last_salesforce_writes(conn, "contact", [LEAD, CONTACT, "00Qnever"])
+        assert queries.last_salesforce_writes(conn, "deal", [LEAD]) == {}
+    assert found == {LEAD: frozenset({"hs_lead_status"}), CONTACT: frozenset({"phone"})}
+
+
 def test_the_budget_gets_todays_calls_and_the_latest_quota(
     store: AuditStore, clock: FakeClock
 ) -> None:
