@@ -1107,7 +1107,7 @@ class ActivitySync:
         if not kinds:
             return
         with self.store.read() as conn:
-            since, last_id = _cursor(conn, "salesforce", "Task") or (EPOCH, None)
+            since, _last_id = _cursor(conn, "salesforce", "Task") or (EPOCH, None)
             task_keys = {
                 sf: hs for hs, sf in conn.execute(
                     "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [LINK_OBJECT]
@@ -1122,7 +1122,7 @@ class ActivitySync:
             }
             waiting = queue_waiting_tasks(conn)
         rows = self.sf.query_all(
-            f"SELECT {', '.join(SF_TASK_FIELDS)} FROM Task WHERE {_soql_after(since, last_id)} "
+            f"SELECT {', '.join(SF_TASK_FIELDS)} FROM Task WHERE {_soql_after(since)} "
             "ORDER BY SystemModstamp, Id",
             include_deleted=True,
         )
@@ -1582,13 +1582,12 @@ def _cursor(conn: Any, system: str, obj: str) -> tuple[datetime, str | None] | N
     return (row[0].astimezone(UTC), row[1]) if row and row[0] else None
 
 
-def _soql_after(since: datetime, last_id: str | None) -> str:
+def _soql_after(since: datetime) -> str:
+    """`>=` the cursor's stamp, never an id tie-break: Salesforce stamps whole seconds, so the
+    cursor's own Task saved again (deleted, say) within that second keeps both its stamp and its
+    id. The Tasks read again at that second are known ones (linked, queued or deleted)."""
     stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if last_id is None:
-        return f"SystemModstamp >= {stamp}"
-    return (
-        f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {soql_quote(last_id)}))"
-    )
+    return f"SystemModstamp >= {stamp}"
 
 
 # ================================================================ the queue table (DuckDB)

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -440,6 +440,10 @@ class SyncEngine:
     ) -> Iterator[Record]:
         for obj in objects:
             since, after_id = cursors.get(("hubspot", obj.hubspot_object), (EPOCH, None))
+            if since > self.clock() - TIE_BREAK_AFTER:
+                # A record read at this stamp may be saved again within it (same millisecond),
+                # keeping its id: only once the stamp is old do its records stay behind it.
+                after_id = None
             props = sorted(
                 {*HS_BASE_PROPERTIES[obj.hubspot_object], *(m.hubspot for m in obj.fields)}
                 | _inclusion_properties(self.config, obj)
@@ -1033,6 +1037,7 @@ def _links_touching(conn: Any, obj: str, hs_ids: set[str], sf_ids: set[str]) -> 
 
 
 READ_CHUNK = 2000  # records stored per read transaction
+TIE_BREAK_AFTER = timedelta(minutes=1)  # a cursor's id tie-break applies to stamps this old
 DECIDE_CHUNK = 10_000  # changed records per side decided in one plan (50 full collections)
 T = TypeVar("T")
 

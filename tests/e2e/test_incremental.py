@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from sync_engine.inclusion import matches
@@ -307,7 +309,10 @@ def test_records_sharing_the_cursors_stamp_are_not_read_again_every_cycle(small_
 
     engine.hs.search_modified_since = counted
     engine.run_once()
-    assert rows_read == [0], "a quiet cycle re-read the records at the cursor's stamp"
+    assert rows_read == [100], "while the stamp is recent, its records are read again"
+    engine.clock = lambda: datetime.now(UTC) + timedelta(minutes=2)  # the stamp has aged
+    engine.run_once()
+    assert rows_read[-1] == 0, "a quiet cycle re-read the records at the cursor's old stamp"
 
     small_pair.hs(
         "PATCH",
