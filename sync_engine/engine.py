@@ -1038,7 +1038,7 @@ def _links_touching(conn: Any, obj: str, hs_ids: set[str], sf_ids: set[str]) -> 
 
 READ_CHUNK = 2000  # records stored per read transaction
 TIE_BREAK_AFTER = timedelta(minutes=1)  # a cursor's id tie-break applies to stamps this old
-DECIDE_CHUNK = 10_000  # changed records per side decided in one plan (50 full collections)
+DECIDE_CHUNK = 20_000  # changed records per side decided in one plan (100 full collections)
 T = TypeVar("T")
 
 
