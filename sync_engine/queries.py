@@ -16,14 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from sync_engine.budget import Quota
 from sync_engine.loops import SyncWrite
 from sync_engine.store import AuditStore, Link
+
+if TYPE_CHECKING:  # the engine process never loads pandas (~50 MB); the dashboard does
+    import pandas as pd
 
 BUCKETS = ("minute", "hour", "day")
 OPEN_STATUSES = ("open", "retrying")
@@ -628,5 +630,7 @@ def person_timeline(store: AuditStore, email: str) -> pd.DataFrame:
     found = [f for f in frames if not f.empty]
     if not found:
         return frames[0]
+    import pandas as pd
+
     merged = pd.concat(found, ignore_index=True).drop_duplicates()
     return merged.sort_values(["at", "kind"]).reset_index(drop=True)
