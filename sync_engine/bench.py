@@ -301,8 +301,9 @@ def engine_process(conn: Any, env: dict[str, str], config_path: str, db_path: st
     from sync_engine.config import load_config
     from sync_engine.runtime import build_engine
     from sync_engine.settings import load_settings
-    from sync_engine.store import AuditStore
+    from sync_engine.store import ENGINE_PROFILE, AuditStore, use_profile
 
+    use_profile(ENGINE_PROFILE)  # as `python -m sync_engine run` does
     settings = load_settings(env, secrets_path=Path(db_path).with_suffix(".none.toml"))
     engine = build_engine(
         settings, config=load_config(Path(config_path)), store=AuditStore(Path(db_path))

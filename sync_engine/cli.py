@@ -84,7 +84,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace) -> SyncEngine:
     from sync_engine.runtime import build_engine, resolve_settings
+    from sync_engine.store import ENGINE_PROFILE, use_profile
 
+    use_profile(ENGINE_PROFILE)  # this process only syncs: a small DuckDB
     return build_engine(resolve_settings())
 
 

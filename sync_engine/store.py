@@ -765,18 +765,49 @@ def _cursor() -> duckdb.DuckDBPyConnection:
         if _HOST is None or _HOST[0] != os.getpid():
             conn = duckdb.connect(":memory:")
             conn.execute("SET GLOBAL TimeZone = 'UTC'")
-            # DuckDB's default is 80 % of the machine; the store caches no more than this and
-            # spills larger sorts and joins to the system's temporary directory.
-            conn.execute(f"SET GLOBAL memory_limit = '{HOST_MEMORY_LIMIT}'")
             conn.execute(
                 "SET GLOBAL temp_directory = ?",
                 [str(Path(tempfile.gettempdir()) / f"leadbridge-duckdb-{os.getpid()}")],
             )
+            _apply(conn, _PROFILE)
             _HOST = (os.getpid(), conn)
         return _HOST[1].cursor()
 
 
-HOST_MEMORY_LIMIT = "256MB"
+@dataclass(frozen=True)
+class HostProfile:
+    """How much of the machine this process's DuckDB may use.
+
+    DuckDB's default is 80 % of the machine and a thread per core. The store caches no more
+    than `memory_limit` of the files' blocks (larger sorts and joins spill to the temporary
+    directory), and `threads` bounds its workers (each keeps its own allocator caches)."""
+
+    memory_limit: str = "256MB"
+    threads: int | None = None  # None: one per core
+
+
+# The engine process runs many small statements, one at a time: a worker per core buys it
+# nothing but allocator caches, and a small block cache keeps its peak memory flat as the
+# mirror grows (measured by `python -m sync_engine bench`). The dashboard keeps the default.
+ENGINE_PROFILE = HostProfile(memory_limit="96MB", threads=1)
+_PROFILE = HostProfile()
+
+
+def _apply(conn: duckdb.DuckDBPyConnection, profile: HostProfile) -> None:
+    conn.execute(f"SET GLOBAL memory_limit = '{profile.memory_limit}'")
+    if profile.threads is None:
+        conn.execute("RESET GLOBAL threads")
+    else:
+        conn.execute(f"SET GLOBAL threads = {int(profile.threads)}")
+
+
+def use_profile(profile: HostProfile) -> None:
+    """Size this process's DuckDB (now, and after a fork) for what the process does."""
+    global _PROFILE
+    with _HOST_LOCK:
+        _PROFILE = profile
+        if _HOST is not None and _HOST[0] == os.getpid():
+            _apply(_HOST[1], profile)
 
 
 def host_memory_mb() -> float:

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from sync_engine import queries
+from sync_engine import store as store_mod
 from sync_engine.budget import Quota, day_start
 from sync_engine.errors import RetriableError
 from sync_engine.loops import SyncWrite, detect_loops
@@ -843,3 +844,43 @@ def test_a_lock_held_too_long_is_a_retriable_busy_error(store: AuditStore) -> No
         holder.kill()
         holder.wait()
     assert count(store, "sync_runs") == 0, "once the holder is gone, reads work again"
+
+
+def test_engine_profile_sizes_this_process_duckdb() -> None:
+    """The engine process runs with a small DuckDB (one worker, a 96 MB block cache), whether
+    the profile is chosen before the process first uses the store (the CLI) or after; the
+    default profile puts DuckDB's own defaults back."""
+
+    def settings() -> tuple[str, str]:
+        cursor = store_mod._cursor()
+        try:
+            row = cursor.execute(
+                "SELECT current_setting('threads')::VARCHAR, current_setting('memory_limit')"
+            ).fetchone()
+        finally:
+            cursor.close()
+        assert row is not None
+        return str(row[0]), str(row[1])
+
+    default = settings()
+    try:
+        store_mod.use_profile(store_mod.ENGINE_PROFILE)
+        threads, limit = settings()
+        assert threads == "1"
+        assert limit.startswith(("91", "96"))  # DuckDB shows 96 MB as 91.5 MiB
+        script = textwrap.dedent(
+            """
+            import sys
+            from sync_engine import store
+            store.use_profile(store.ENGINE_PROFILE)
+            cursor = store._cursor()
+            print(cursor.execute("SELECT current_setting('threads')").fetchone()[0])
+            """
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == "1"
+    finally:
+        store_mod.use_profile(store_mod.HostProfile())
+    assert settings() == default
