@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
+
 from sync_engine import guards, mirror
 from sync_engine.activities import ActivitySync
 from sync_engine.budget import Quota
@@ -473,12 +475,18 @@ class SyncEngine:
                 if not considered:
                     break
                 decided = plan(replace(snapshot, held=held))
+                after = {s: mirror.position(rs[-1]) for s, rs in considered.items() if rs}
+                more = any(len(rs) >= DECIDE_CHUNK for rs in considered.values())
                 if dry_run:  # what a dry run reports; a real cycle keeps no plan (memory)
                     report.plans.append(decided)
                 else:
-                    wrote = self._carry_out(run_id, obj, decided, considered, report) or wrote
-                after = {s: mirror.position(rs[-1]) for s, rs in considered.items() if rs}
-                if all(len(rs) < DECIDE_CHUNK for rs in considered.values()):
+                    done = {s: [_Decided.of(r) for r in rs] for s, rs in considered.items()}
+                    # Writing needs the plan and what was decided, not the records: one chunk's
+                    # records are never held beside the next one's, nor during the calls.
+                    del snapshot, considered
+                    wrote = self._carry_out(run_id, obj, decided, done, report) or wrote
+                del decided
+                if not more:
                     break
         return wrote
 
@@ -487,7 +495,7 @@ class SyncEngine:
         run_id: int,
         obj: ObjectSync,
         decided: Plan,
-        considered: Mapping[System, list[Record]],
+        considered: Mapping[System, list[_Decided]],
         report: RunReport,
     ) -> bool:
         """Write one plan, then mark its records decided; True when anything was written."""
@@ -583,33 +591,21 @@ class SyncEngine:
             tx.prune_field_history(before_cycle=run_id - 4 * self.config.guards.loop_window_cycles)
         return len(fresh)
 
-    def _associate(self, run_id: int, obj: ObjectSync, records: Sequence[Record]) -> int:
+    def _associate(self, run_id: int, obj: ObjectSync, records: Sequence[_Decided]) -> int:
         """Keep Contact.AccountId / Opportunity.AccountId as HubSpot company associations.
 
         The company last associated is kept as the pair's `@company` base, so an association
         is written once when it appears or changes, never re-read from HubSpot."""
         wanted = [
-            (r.id, str(r.values["AccountId"]))
+            (r.id, r.account)
             for r in records
-            if r.object in ("Contact", "Opportunity")
-            and r.values.get("AccountId")
-            and not r.deleted
+            if r.object in ("Contact", "Opportunity") and r.account and not r.deleted
         ]
         if not wanted or obj.name not in ("contact", "deal"):
             return 0
-        with self.store.read() as conn:
-            by_sf = {
-                sf: hs
-                for hs, sf in conn.execute(
-                    "SELECT hs_id, sf_id FROM id_links WHERE object = ?", [obj.name]
-                ).fetchall()
-            }
-            companies = {
-                sf: hs
-                for hs, sf in conn.execute(
-                    "SELECT hs_id, sf_id FROM id_links WHERE object = 'company'"
-                ).fetchall()
-            }
+        with self.store.read() as conn:  # only the links of these records, not the org's
+            by_sf = _sf_links(conn, obj.name, [sf for sf, _ in wanted])
+            companies = _sf_links(conn, "company", sorted({a for _, a in wanted}))
             pairs = [(by_sf[sf], sf) for sf, _ in wanted if sf in by_sf]
             base = synced_values_for(conn, obj.name, pairs)
         todo = [
@@ -1040,6 +1036,43 @@ READ_CHUNK = 2000  # records stored per read transaction
 TIE_BREAK_AFTER = timedelta(minutes=1)  # a cursor's id tie-break applies to stamps this old
 DECIDE_CHUNK = 20_000  # changed records per side decided in one plan (100 full collections)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """What carrying out a plan needs of a record it decided: its stamp (to mark it processed)
+    and its Account (to associate), not its values."""
+
+    system: System
+    object: str
+    id: str
+    modified_at: datetime | None
+    account: str | None
+    deleted: bool
+
+    @classmethod
+    def of(cls, record: Record) -> _Decided:
+        account = record.values.get("AccountId")
+        return cls(
+            system=record.system,
+            object=record.object,
+            id=record.id,
+            modified_at=record.modified_at,
+            account=str(account) if account else None,
+            deleted=record.deleted,
+        )
+
+
+def _sf_links(conn: duckdb.DuckDBPyConnection, obj: str, sf_ids: Sequence[str]) -> dict[str, str]:
+    """Salesforce id -> HubSpot id of the linked pairs of obj among sf_ids."""
+    return {
+        sf: hs
+        for hs, sf in conn.execute(
+            "SELECT hs_id, sf_id FROM id_links WHERE object = ? "
+            "AND sf_id IN (SELECT unnest(?::VARCHAR[]))",
+            [obj, list(sf_ids)],
+        ).fetchall()
+    }
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

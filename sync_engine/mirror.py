@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -221,8 +221,18 @@ def all_of(conn: duckdb.DuckDBPyConnection, system: System, objects: Sequence[st
     )
 
 
+class Stamped(Protocol):
+    """A record as far as marking it decided goes (a `Record`, or the engine's lighter note)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def modified_at(self) -> datetime | None: ...
+
+
 def mark_processed(
-    conn: duckdb.DuckDBPyConnection, system: System, records: Iterable[Record]
+    conn: duckdb.DuckDBPyConnection, system: System, records: Iterable[Stamped]
 ) -> int:
     """Clear the dirty flag of rows decided this cycle, unless a newer read changed them since."""
     stamps = [(r.id, r.modified_at) for r in records]
