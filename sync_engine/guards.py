@@ -35,20 +35,18 @@ def scan_duplicates(conn: duckdb.DuckDBPyConnection) -> list[Duplicate]:
     sharing a normalised domain or name. One GROUP BY over the mirror; no API call."""
     found: list[Duplicate] = []
     for system, objects in DUPLICATE_GROUPS.values():
+        # Whether each clustered record is linked is asked in the query: the links of the
+        # few duplicates, not every link of the org, reach Python.
         rows = conn.execute(
             "SELECT object, id, key, created, coalesce(payload->>'IsConverted', 'false'), "
-            "payload->>'ConvertedContactId' FROM records WHERE system = ? "
+            "payload->>'ConvertedContactId', id IN (SELECT sf_id FROM id_links UNION ALL "
+            "SELECT hs_id FROM id_links) FROM records WHERE system = ? "
             "AND object IN (SELECT unnest(?)) AND NOT deleted AND key IN ("
             "  SELECT key FROM records WHERE system = ? AND object IN (SELECT unnest(?)) "
             "  AND NOT deleted AND key IS NOT NULL GROUP BY key HAVING count(*) > 1)",
             [system, list(objects), system, list(objects)],
         ).fetchall()
-        linked = frozenset(
-            r[0]
-            for r in conn.execute(
-                "SELECT sf_id FROM id_links UNION SELECT hs_id FROM id_links"
-            ).fetchall()
-        )
+        linked = frozenset(row[1] for row in rows if row[6])
         candidates = [
             Candidate(
                 system=system,
@@ -59,7 +57,7 @@ def scan_duplicates(conn: duckdb.DuckDBPyConnection) -> list[Duplicate]:
                 is_converted=converted == "true",
                 converted_to=converted_to,
             )
-            for obj, rid, key, created, converted, converted_to in rows
+            for obj, rid, key, created, converted, converted_to, _linked in rows
             if not (obj == "Lead" and converted == "true")
         ]
         found += [
