@@ -128,31 +128,39 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
     return sum(changed)
 
 
+_SYSTEMS = {s.value: s for s in System}  # System(value) per row called into enum machinery
+_FETCH = 1000  # rows fetched and decoded at a time
+
+
+def _record(row: tuple[Any, ...], values: dict[str, Any]) -> Record:
+    system, obj, rid, key, modified_at, modified_by, created, deleted, _payload = row
+    return Record(
+        system=_SYSTEMS.get(system) or System(system),
+        object=obj,
+        id=rid,
+        key=key,
+        modified_at=modified_at.astimezone(UTC) if modified_at else None,
+        modified_by=modified_by,
+        created=created or "",
+        deleted=bool(deleted),
+        values=values,
+    )
+
+
 def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) -> list[Record]:
-    rows = conn.execute(
+    result = conn.execute(
         "SELECT system, object, id, key, modified_at, modified_by, created, deleted, payload "
         f"FROM records WHERE {where}",
         list(params),
-    ).fetchall()
-    # One decode for all payloads: json shares each field name's string across the whole
-    # array (memo), where a decode per row would give every record its own copies.
-    payloads = json.loads("[" + ",".join(row[8] or "{}" for row in rows) + "]")
-    return [
-        Record(
-            system=System(system),
-            object=obj,
-            id=rid,
-            key=key,
-            modified_at=modified_at.astimezone(UTC) if modified_at else None,
-            modified_by=modified_by,
-            created=created or "",
-            deleted=bool(deleted),
-            values=values,
-        )
-        for (system, obj, rid, key, modified_at, modified_by, created, deleted, _), values in zip(
-            rows, payloads, strict=True
-        )
-    ]
+    )
+    out: list[Record] = []
+    while rows := result.fetchmany(_FETCH):
+        # One decode per slice: json shares each field name's string across an array (memo),
+        # where a decode per row would give every record its own copies; slices keep the raw
+        # text of only a thousand rows beside the records (a chunk's text was its peak).
+        payloads = json.loads("[" + ",".join(row[8] or "{}" for row in rows) + "]")
+        out += [_record(row, values) for row, values in zip(rows, payloads, strict=True)]
+    return out
 
 
 Position = tuple[datetime, str]  # (modified_at, id) of the last dirty row taken
