@@ -34,6 +34,7 @@ def scan_duplicates(conn: duckdb.DuckDBPyConnection) -> list[Duplicate]:
     pick: the same person as Lead and Contact, Contacts sharing an email, Accounts or companies
     sharing a normalised domain or name. One GROUP BY over the mirror; no API call."""
     found: list[Duplicate] = []
+    linked: frozenset[str] | None = None  # every linked id: read once, when a group needs it
     for system, objects in DUPLICATE_GROUPS.values():
         rows = conn.execute(
             "SELECT object, id, key, created, coalesce(payload->>'IsConverted', 'false'), "
@@ -43,12 +44,6 @@ def scan_duplicates(conn: duckdb.DuckDBPyConnection) -> list[Duplicate]:
             "  AND NOT deleted AND key IS NOT NULL GROUP BY key HAVING count(*) > 1)",
             [system, list(objects), system, list(objects)],
         ).fetchall()
-        linked = frozenset(
-            r[0]
-            for r in conn.execute(
-                "SELECT sf_id FROM id_links UNION SELECT hs_id FROM id_links"
-            ).fetchall()
-        )
         candidates = [
             Candidate(
                 system=system,
@@ -62,6 +57,15 @@ def scan_duplicates(conn: duckdb.DuckDBPyConnection) -> list[Duplicate]:
             for obj, rid, key, created, converted, converted_to in rows
             if not (obj == "Lead" and converted == "true")
         ]
+        if not candidates:
+            continue
+        if linked is None:
+            linked = frozenset(
+                r[0]
+                for r in conn.execute(
+                    "SELECT sf_id FROM id_links UNION SELECT hs_id FROM id_links"
+                ).fetchall()
+            )
         found += [
             Duplicate.from_cluster(c, object=c.kept.object)
             for c in clusters_of(candidates, linked=linked)

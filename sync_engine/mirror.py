@@ -128,6 +128,9 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
     return sum(changed)
 
 
+_SYSTEMS = {s.value: s for s in System}  # System(value) per row called into enum machinery
+
+
 def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) -> list[Record]:
     rows = conn.execute(
         "SELECT system, object, id, key, modified_at, modified_by, created, deleted, payload "
@@ -139,7 +142,7 @@ def _rows(conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) ->
     payloads = json.loads("[" + ",".join(row[8] or "{}" for row in rows) + "]")
     return [
         Record(
-            system=System(system),
+            system=_SYSTEMS.get(system) or System(system),
             object=obj,
             id=rid,
             key=key,
