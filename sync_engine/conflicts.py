@@ -408,6 +408,12 @@ class MergeTable:
         self.rules = tuple(
             field_rule(m, obj.effective_direction(m), context) for m in obj.mappings_for(sf_object)
         )
+        # The rules merge_pair runs (disabled fields decide nothing), unpacked for its loop.
+        self.active = tuple(
+            (r.field, r.hubspot, r.salesforce, r.read_hubspot, r.read_salesforce, r.symmetric, r)
+            for r in self.rules
+            if r.direction is not Direction.NONE
+        )
 
 
 @dataclass(frozen=True)
@@ -436,25 +442,24 @@ def merge_pair(
     NONE decisions with a new base other than base's add up to (only "equal" ones have one)."""
     decisions: list[FieldDecision] = []
     settled: dict[str, str | None] = {}
-    for rule in table.rules:
-        if rule.direction is Direction.NONE:
-            continue
-        h_raw = hs.get(rule.hubspot)
-        s_raw = sf.get(rule.salesforce)
+    hs_get, sf_get, base_get = hs.get, sf.get, base.get
+    for key, hubspot, salesforce, read_hubspot, read_salesforce, symmetric, rule in table.active:
+        h_raw = hs_get(hubspot)
+        s_raw = sf_get(salesforce)
         # memo[raw] is memo(raw) for a string or None, minus a call: most values were seen
         h_text = h_raw is None or type(h_raw) is str
-        h_value, h_key = rule.read_hubspot[h_raw] if h_text else rule.read_hubspot(h_raw)
-        known = base.get(rule.field)
-        if h_text and rule.symmetric and h_raw == s_raw and h_value.issue is None:
+        h_value, h_key = read_hubspot[h_raw] if h_text else read_hubspot(h_raw)
+        known = base_get(key)
+        if symmetric and h_text and h_raw == s_raw and h_value.issue is None:
             s_value, s_key = h_value, h_key  # what reading the same string again gives
         elif s_raw is None or type(s_raw) is str:
-            s_value, s_key = rule.read_salesforce[s_raw]
+            s_value, s_key = read_salesforce[s_raw]
         else:
-            s_value, s_key = rule.read_salesforce(s_raw)
+            s_value, s_key = read_salesforce(s_raw)
         if h_key == s_key:  # _decide's EQUAL, its new base without the decision
             agreed = (h_value if s_value.issue is None and s_key == "" else s_value).value or ""
             if known != agreed:
-                settled[rule.field] = agreed
+                settled[key] = agreed
             continue
         h = _Side(h_value, h_key, hs_at)
         s = _Side(s_value, s_key, sf_at)
