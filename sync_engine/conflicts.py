@@ -44,9 +44,11 @@ from sync_engine.mapping import (
     Memo,
     canonical_from_hubspot,
     canonical_from_salesforce,
+    canonical_reader,
     canonical_to_hubspot,
     canonical_to_salesforce,
     compare_key,
+    key_function,
 )
 from sync_engine.models import Direction, Rule, System, Transform
 
@@ -134,6 +136,23 @@ def _read(
     # An unmappable value is a change to something no other value equals.
     key = compare_key(mapping, converted.value) if converted.ok else f"\x00{system}:{raw!r}"
     return converted, key
+
+
+def _reader(
+    mapping: FieldMapping, system: System, context: MappingContext
+) -> Callable[[Any], tuple[Converted, str]]:
+    """_read of mapping, system and context as a function of the raw value, worked out once
+    for many values (mapping.canonical_reader, mapping.key_function)."""
+    canonical = canonical_reader(mapping, context, system)
+    key_of = key_function(mapping)
+
+    def read(raw: Any) -> tuple[Converted, str]:
+        converted = canonical(raw)
+        if converted.issue is None:
+            return converted, key_of(converted.value)
+        return converted, f"\x00{system}:{raw!r}"
+
+    return read
 
 
 def _side(
@@ -384,8 +403,8 @@ def field_rule(mapping: FieldMapping, direction: Direction, context: MappingCont
     return FieldRule(
         mapping=mapping,
         direction=direction,
-        read_hubspot=Memo(partial(_read, mapping, system=System.HUBSPOT, context=context)),
-        read_salesforce=Memo(partial(_read, mapping, system=System.SALESFORCE, context=context)),
+        read_hubspot=Memo(_reader(mapping, System.HUBSPOT, context)),
+        read_salesforce=Memo(_reader(mapping, System.SALESFORCE, context)),
         write_salesforce=Memo(partial(canonical_to_salesforce, mapping, context=context)),
         write_hubspot=Memo(partial(canonical_to_hubspot, mapping, context=context)),
         field=mapping.key,

@@ -526,9 +526,43 @@ def canonical_to_hubspot(
 def compare_key(mapping: FieldMapping, canonical: str | None) -> str:
     """What two canonical values are compared by ("" for blank): value-mapped values ignore case,
     phones compare digits only."""
-    if mapping.value_mapped:
-        return " ".join((canonical or "").split()).casefold()
-    return TRANSFORMS[mapping.transform].key(canonical)
+    return key_function(mapping)(canonical)
+
+
+def key_function(mapping: FieldMapping) -> Callable[[str | None], str]:
+    """compare_key of mapping, as a function of the canonical value."""
+    return _mapped_key if mapping.value_mapped else TRANSFORMS[mapping.transform].key
+
+
+def _mapped_key(canonical: str | None) -> str:
+    return " ".join((canonical or "").split()).casefold()
+
+
+def canonical_reader(
+    mapping: FieldMapping, context: MappingContext, system: System
+) -> Callable[[Any], Converted]:
+    """canonical_from_hubspot (system HUBSPOT) or canonical_from_salesforce of mapping in
+    context, as a function of the raw value worked out once for many values: a field with no
+    owner lookup and no value map in this context's pipeline is its codec alone."""
+    if system is System.HUBSPOT:
+        general, target = canonical_from_hubspot, System.SALESFORCE
+    else:
+        general, target = canonical_from_salesforce, System.HUBSPOT
+    if (
+        mapping.transform is Transform.OWNER_BY_EMAIL
+        or mapping.value_map_for(context.pipeline) is not None
+    ):
+        return partial(general, mapping, context=context)
+    codec = TRANSFORMS[mapping.transform]
+    convert = codec.from_hubspot if system is System.HUBSPOT else codec.from_salesforce
+
+    def read(raw: Any) -> Converted:
+        try:
+            return Converted(convert(raw))
+        except _Refused as refused:
+            return Converted(issue=_issue(mapping, raw, refused, target=target))
+
+    return read
 
 
 def same_value(mapping: FieldMapping, a: str | None, b: str | None) -> bool:
@@ -637,11 +671,16 @@ _MISSING = object()
 
 
 def field_to_salesforce(
-    mapping: FieldMapping, raw: Any, context: MappingContext, meta: FieldMeta | None
+    mapping: FieldMapping,
+    raw: Any,
+    context: MappingContext,
+    meta: FieldMeta | None,
+    *,
+    read: Callable[[Any], Converted] | None = None,
 ) -> Converted:
     """One HubSpot value as hubspot_to_salesforce sends it (meta: the target field's describe,
-    to catch what Salesforce would refuse)."""
-    converted = canonical_from_hubspot(mapping, raw, context)
+    to catch what Salesforce would refuse; read: its canonical_reader, if at hand)."""
+    converted = read(raw) if read is not None else canonical_from_hubspot(mapping, raw, context)
     if converted.ok:
         converted = canonical_to_salesforce(mapping, converted.value, context)
     # A blank is left out of the record (Salesforce defaults it, or the caller checks required
@@ -653,9 +692,15 @@ def field_to_salesforce(
     return converted
 
 
-def field_to_hubspot(mapping: FieldMapping, raw: Any, context: MappingContext) -> Converted:
-    """One Salesforce value as salesforce_to_hubspot sends it."""
-    converted = canonical_from_salesforce(mapping, raw, context)
+def field_to_hubspot(
+    mapping: FieldMapping,
+    raw: Any,
+    context: MappingContext,
+    *,
+    read: Callable[[Any], Converted] | None = None,
+) -> Converted:
+    """One Salesforce value as salesforce_to_hubspot sends it (read: as field_to_salesforce)."""
+    converted = read(raw) if read is not None else canonical_from_salesforce(mapping, raw, context)
     if converted.ok:
         converted = canonical_to_hubspot(mapping, converted.value, context)
     return converted
@@ -693,15 +738,15 @@ class ToSalesforce(RecordMapper):
     ) -> None:
         metas = sf_fields or {}
         self.fields = tuple(
-            (
-                m.hubspot,
-                m.salesforce,
-                Memo(partial(field_to_salesforce, m, context=context, meta=meta)),
-            )
+            (m.hubspot, m.salesforce, self._convert(m, context, metas.get(m.salesforce)))
             for m in obj.mappings_for(sf_object)
             if obj.effective_direction(m).to_salesforce
-            for meta in [metas.get(m.salesforce)]
         )
+
+    @staticmethod
+    def _convert(mapping: FieldMapping, context: MappingContext, meta: FieldMeta | None) -> Memo:
+        read = canonical_reader(mapping, context, System.HUBSPOT)
+        return Memo(partial(field_to_salesforce, mapping, context=context, meta=meta, read=read))
 
 
 class ToHubSpot(RecordMapper):
@@ -709,10 +754,15 @@ class ToHubSpot(RecordMapper):
 
     def __init__(self, obj: ObjectSync, sf_object: str, *, context: MappingContext) -> None:
         self.fields = tuple(
-            (m.salesforce, m.hubspot, Memo(partial(field_to_hubspot, m, context=context)))
+            (m.salesforce, m.hubspot, self._convert(m, context))
             for m in obj.mappings_for(sf_object)
             if obj.effective_direction(m).to_hubspot
         )
+
+    @staticmethod
+    def _convert(mapping: FieldMapping, context: MappingContext) -> Memo:
+        read = canonical_reader(mapping, context, System.SALESFORCE)
+        return Memo(partial(field_to_hubspot, mapping, context=context, read=read))
 
 
 def precheck_salesforce(meta: FieldMeta, value: Any) -> MappingIssue | None:

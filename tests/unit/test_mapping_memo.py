@@ -4,16 +4,18 @@ convert differently too, however little is remembered."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
 from seeded import EDGE_VALUES, salesforce_records, seeded, with_edge
 
 from sync_engine import mapping
-from sync_engine.config import ObjectSync
+from sync_engine.config import FieldMapping, ObjectSync
 from sync_engine.mapping import (
+    TRANSFORMS,
     Converted,
     MappedRecord,
     MappingContext,
@@ -23,16 +25,18 @@ from sync_engine.mapping import (
     ToSalesforce,
     canonical_from_hubspot,
     canonical_from_salesforce,
+    canonical_reader,
     canonical_to_hubspot,
     canonical_to_salesforce,
     context_for_hubspot,
     context_for_salesforce,
     hubspot_to_salesforce,
+    key_function,
     pipeline_switch,
     precheck_salesforce,
     salesforce_to_hubspot,
 )
-from sync_engine.models import Direction, FieldMeta
+from sync_engine.models import Direction, FieldMeta, System, Transform
 
 pytestmark = pytest.mark.unit
 
@@ -197,3 +201,62 @@ def test_record_conversions_reused_across_records_are_the_reference(
 def test_edge_values_cover_the_types_a_memo_tells_apart() -> None:
     kinds = {type(v) for v in EDGE_VALUES}
     assert {str, int, float, bool, type(None), list, dict} <= kinds
+
+
+def reading_cases() -> list[Any]:
+    """Raw values to read: the edge values and 500 of the seeded records' values."""
+    data = seeded()
+    found: dict[str, Any] = {repr(v): v for v in EDGE_VALUES}
+    for records in (*data.hubspot.values(), *data.salesforce.values()):
+        for record in records:
+            for value in record.values.values():
+                found.setdefault(repr(value), value)
+    values = list(found.values())
+    return [*EDGE_VALUES, *values[len(EDGE_VALUES) :: max(1, len(values) // 500)]]
+
+
+@pytest.mark.parametrize("transform", list(Transform))
+def test_canonical_readers_read_as_canonical_from(transform: Transform) -> None:
+    data = seeded()
+    plain = FieldMapping("prop", "Field__c", transform=transform)
+    mappings = [
+        plain,
+        replace(plain, value_map="lead_source"),
+        replace(plain, value_map="not_defined"),
+        replace(
+            plain,
+            value_map="deal_stage_sales",
+            pipeline_value_maps=(("75112203", "deal_stage_renewals"),),
+        ),
+        replace(plain, pipeline_value_maps=(("75112203", "deal_stage_renewals"),)),
+    ]
+    contexts = [data.context, *(data.context.with_pipeline(p) for p in ("default", "75112203"))]
+    raws = reading_cases()
+    for m in mappings:
+        for context in contexts:
+            from_hubspot = canonical_reader(m, context, System.HUBSPOT)
+            from_salesforce = canonical_reader(m, context, System.SALESFORCE)
+            for raw in raws:
+                assert outcome(from_hubspot, raw) == outcome(
+                    partial(canonical_from_hubspot, m, context=context), raw
+                ), raw
+                assert outcome(from_salesforce, raw) == outcome(
+                    partial(canonical_from_salesforce, m, context=context), raw
+                ), raw
+
+
+def outcome(read: Callable[[Any], Converted], raw: Any) -> Any:
+    """What read gives, or the exception it raises (a domain like "[x]" makes urlparse raise)."""
+    try:
+        return read(raw)
+    except ValueError as exc:
+        return (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("transform", list(Transform))
+def test_key_functions_compare_as_documented(transform: Transform) -> None:
+    plain = FieldMapping("prop", "Field__c", transform=transform)
+    mapped = replace(plain, pipeline_value_maps=(("default", "deal_stage_sales"),))
+    for canonical in (None, "", " Closed  Won ", "+1 (555) 010-2030", "true", "ÄBC"):
+        assert key_function(mapped)(canonical) == " ".join((canonical or "").split()).casefold()
+        assert key_function(plain)(canonical) == TRANSFORMS[transform].key(canonical)
