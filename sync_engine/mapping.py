@@ -78,12 +78,21 @@ def normalize_email(value: Any) -> str | None:
 _WWW = re.compile(r"^www\d?\.")
 
 
+# A plain host, bare or after http(s)://, then nothing or a path without spaces or colons: the
+# host is then what urlparse would find (the common case, read without urlparse's cost).
+_PLAIN_URL = re.compile(r"(?:https?://)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?:/[^\s:]*)?")
+
+
 def normalize_domain(value: Any) -> str | None:
     """A website or domain as a bare lower-case host: "https://www.Acme.com/about" -> "acme.com"."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
-    host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is not None:
+        host = plain.group(1)
+    else:
+        host = urlparse(text if "://" in text else f"//{text}").hostname or ""
     host = _WWW.sub("", host.rstrip("."))
     return host or None
 

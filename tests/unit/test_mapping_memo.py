@@ -1,13 +1,16 @@
-"""Conversions remembered for the many records of one plan (`Memo`, `ToSalesforce`,
-`ToHubSpot`): the same results as converting each value afresh, for values that are equal but
-convert differently too, however little is remembered."""
+"""Conversions remembered or specialised for the many records of one plan (`Memo`,
+`ToSalesforce`, `ToHubSpot`, `canonical_reader`, `normalize_domain`'s plain hosts): the same
+results as converting each value afresh, for values that are equal but convert differently
+too, however little is remembered."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from seeded import EDGE_VALUES, salesforce_records, seeded, with_edge
@@ -15,6 +18,7 @@ from seeded import EDGE_VALUES, salesforce_records, seeded, with_edge
 from sync_engine import mapping
 from sync_engine.config import FieldMapping, ObjectSync
 from sync_engine.mapping import (
+    _WWW,
     TRANSFORMS,
     Converted,
     MappedRecord,
@@ -32,6 +36,7 @@ from sync_engine.mapping import (
     context_for_salesforce,
     hubspot_to_salesforce,
     key_function,
+    normalize_domain,
     pipeline_switch,
     precheck_salesforce,
     salesforce_to_hubspot,
@@ -260,3 +265,65 @@ def test_key_functions_compare_as_documented(transform: Transform) -> None:
     for canonical in (None, "", " Closed  Won ", "+1 (555) 010-2030", "true", "ÄBC"):
         assert key_function(mapped)(canonical) == " ".join((canonical or "").split()).casefold()
         assert key_function(plain)(canonical) == TRANSFORMS[transform].key(canonical)
+
+
+def reference_domain(value: Any) -> str | None:
+    """normalize_domain as it was: every value through urlparse."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().lower()
+    host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    host = _WWW.sub("", host.rstrip("."))
+    return host or None
+
+
+DOMAINS = [
+    "acme.com",
+    "https://www.Acme.com/about",
+    "http://acme.com",
+    "HTTPS://WWW2.ACME.CO.UK/",
+    "acme.com/path/to?x=1#top",
+    "acme.com/redirect?u=http://other.com",
+    "acme.com?x=1",
+    "acme.com:8080",
+    "https://acme.com:8080/x",
+    "user@acme.com",
+    "https://user:pw@acme.com/",
+    "ftp://acme.com",
+    "1http://acme.com",
+    "://acme.com",
+    "//acme.com",
+    "www.",
+    "www.acme.com.",
+    "acme..com",
+    ".acme.com",
+    "-acme-.com",
+    "xn--bcher-kva.example",
+    "bücher.example",
+    "acme_corp.com",
+    "acme.com/a b",
+    "acme.com/\\tx",
+    "[not provided]",
+    "[::1]",
+    "https://[::1]/",
+    "a",
+    "123.45.67.89",
+    "http://",
+    "https:///acme.com",
+    "   ",
+]
+
+
+def test_plain_domains_read_as_urlparse_reads_them() -> None:
+    rng = random.Random(5)
+    alphabet = "ab.-/:@?#[]_ 9wWhHtTpPsS"
+    fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(4000)]
+    fuzz += [f"https://{v}" for v in fuzz[:500]] + [f"www.{v}" for v in fuzz[500:1000]]
+    seeded_sites = [
+        r.values.get(name)
+        for records in seeded().hubspot.values()
+        for r in records
+        for name in ("domain", "website")
+    ] + [r.values.get("Website") for r in seeded().salesforce["Account"]]
+    for value in [*DOMAINS, *fuzz, *seeded_sites, None, 7]:
+        assert outcome(normalize_domain, value) == outcome(reference_domain, value), value
