@@ -482,9 +482,9 @@ class _Tables:
             self._to_hs[sf_object] = found
         return found
 
-    def source_of(self, target_field: str, sf_object: str, *, to: System) -> str:
-        """The field a created record's target field was mapped from (for field_changes): the
-        first mapping writing it."""
+    def sources(self, sf_object: str, *, to: System) -> dict[str, str]:
+        """Target field -> the field a created record's value was mapped from (for
+        field_changes): the first mapping writing it; a field missing has none ("")."""
         found = self._sources.get((sf_object, to))
         if found is None:
             found = self._sources[(sf_object, to)] = {}
@@ -493,7 +493,7 @@ class _Tables:
                     found.setdefault(m.salesforce, m.hubspot)
                 else:
                     found.setdefault(m.hubspot, m.salesforce)
-        return found.get(target_field, "")
+        return found
 
     def required(self, sf_object: str) -> list[str]:
         """The fields of sf_object a create must give a value (see _missing_required)."""
@@ -723,11 +723,12 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan, tables
     ext = EXTERNAL_ID_FIELDS.get(sf_object)
     if ext:
         values[ext] = hs.id
+    sources = tables.sources(sf_object, to=System.SALESFORCE)
     changes = tuple(
         Change(
             "hubspot_to_salesforce",
             f,
-            tables.source_of(f, sf_object, to=System.SALESFORCE),
+            sources.get(f, ""),
             None,
             v,
             "created",
@@ -895,11 +896,12 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan, tables: _
             )
         )
     values = {**dict(obj.hubspot_defaults), **mapped.non_blank()}
+    sources = tables.sources(sf.object, to=System.HUBSPOT)
     changes = tuple(
         Change(
             "salesforce_to_hubspot",
             f,
-            tables.source_of(f, sf.object, to=System.HUBSPOT),
+            sources.get(f, ""),
             None,
             v,
             "created",
