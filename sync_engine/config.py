@@ -134,6 +134,11 @@ class FieldMapping:
         names = [self.value_map] if self.value_map else []
         return (*names, *(name for _, name in self.pipeline_value_maps))
 
+    @property
+    def value_mapped(self) -> bool:
+        """Whether any value map applies (`value_map_names` is not empty), without building it."""
+        return bool(self.value_map or self.pipeline_value_maps)
+
 
 def _norm(value: str) -> str:
     """Value-map lookup key: case-insensitive, whitespace collapsed."""

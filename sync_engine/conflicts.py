@@ -28,24 +28,29 @@ Base convention: `base=None` means "never synced"; a synced blank is stored as "
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sync_engine.config import FieldMapping, ObjectSync
 from sync_engine.mapping import (
+    TRANSFORMS,
     Converted,
     MappingContext,
     MappingIssue,
+    Memo,
     canonical_from_hubspot,
     canonical_from_salesforce,
+    canonical_reader,
     canonical_to_hubspot,
     canonical_to_salesforce,
     compare_key,
+    key_function,
 )
-from sync_engine.models import Direction, Rule, System
+from sync_engine.models import Direction, Rule, System, Transform
 
 
 class Action(StrEnum):
@@ -118,14 +123,42 @@ class _Side:
         return self.converted.ok and self.key == ""
 
 
+# A field's canonical_to_salesforce or canonical_to_hubspot in its mapping context.
+Writer = Callable[[str | None], Converted]
+
+
+def _read(
+    mapping: FieldMapping, raw: Any, system: System, context: MappingContext
+) -> tuple[Converted, str]:
+    """One side's raw value in canonical form, and the key it compares by."""
+    read = canonical_from_hubspot if system is System.HUBSPOT else canonical_from_salesforce
+    converted = read(mapping, raw, context)
+    # An unmappable value is a change to something no other value equals.
+    key = compare_key(mapping, converted.value) if converted.ok else f"\x00{system}:{raw!r}"
+    return converted, key
+
+
+def _reader(
+    mapping: FieldMapping, system: System, context: MappingContext
+) -> Callable[[Any], tuple[Converted, str]]:
+    """_read of mapping, system and context as a function of the raw value, worked out once
+    for many values (mapping.canonical_reader, mapping.key_function)."""
+    canonical = canonical_reader(mapping, context, system)
+    key_of = key_function(mapping)
+
+    def read(raw: Any) -> tuple[Converted, str]:
+        converted = canonical(raw)
+        if converted.issue is None:
+            return converted, key_of(converted.value)
+        return converted, f"\x00{system}:{raw!r}"
+
+    return read
+
+
 def _side(
     mapping: FieldMapping, value: FieldValue, system: System, context: MappingContext
 ) -> _Side:
-    read = canonical_from_hubspot if system is System.HUBSPOT else canonical_from_salesforce
-    converted = read(mapping, value.value, context)
-    # An unmappable value is a change to something no other value equals.
-    key = compare_key(mapping, converted.value) if converted.ok else f"\x00{system}:{value.value!r}"
-    return _Side(converted, key, value.modified_at)
+    return _Side(*_read(mapping, value.value, system, context), value.modified_at)
 
 
 def decide_field(
@@ -141,15 +174,35 @@ def decide_field(
     (`ObjectSync.effective_direction`) from the engine."""
     context = context or MappingContext()
     direction = mapping.direction if direction is None else direction
-    ids = {
+    if direction is Direction.NONE:
+        return FieldDecision(action=Action.NONE, new_base=base, reason=DISABLED, **_ids(mapping))
+    h = _side(mapping, hs, System.HUBSPOT, context)
+    s = _side(mapping, sf, System.SALESFORCE, context)
+    to_salesforce = partial(canonical_to_salesforce, mapping, context=context)
+    to_hubspot = partial(canonical_to_hubspot, mapping, context=context)
+    return _decide(base, h, s, mapping, direction, to_salesforce, to_hubspot)
+
+
+def _ids(mapping: FieldMapping) -> dict[str, str]:
+    return {
         "field": mapping.key,
         "hubspot_field": mapping.hubspot,
         "salesforce_field": mapping.salesforce,
     }
-    if direction is Direction.NONE:
-        return FieldDecision(action=Action.NONE, new_base=base, reason=DISABLED, **ids)
-    h = _side(mapping, hs, System.HUBSPOT, context)
-    s = _side(mapping, sf, System.SALESFORCE, context)
+
+
+def _decide(
+    base: str | None,
+    h: _Side,
+    s: _Side,
+    mapping: FieldMapping,
+    direction: Direction,
+    to_salesforce: Writer,
+    to_hubspot: Writer,
+) -> FieldDecision:
+    """decide_field once both sides are read (and the field is not disabled); to_salesforce and
+    to_hubspot: canonical_to_<system> of this field in its context."""
+    ids = _ids(mapping)
     if h.key == s.key:
         agreed = s.canonical if not s.blank else h.canonical
         return FieldDecision(action=Action.NONE, new_base=agreed or "", reason=EQUAL, **ids)
@@ -159,7 +212,8 @@ def decide_field(
         winner, reason, conflict = _after_base(mapping, base, h, s, direction)
     if winner is None:
         return FieldDecision(action=Action.NONE, new_base=base, reason=reason, **ids)
-    return _write(mapping, base, winner, h, s, reason, conflict, context, ids)
+    write = to_salesforce if winner is System.HUBSPOT else to_hubspot
+    return _write(base, winner, h, s, reason, conflict, write, ids)
 
 
 def _may_write(direction: Direction, source: System) -> bool:
@@ -174,13 +228,15 @@ def _initial(
         if not _may_write(direction, source):
             return None, DIRECTION, None
         return source, _INITIAL[source], None
-    allowed = [side for side in System if _may_write(direction, side)]
+    allowed = _ALLOWED[direction]
     winner = allowed[0] if len(allowed) == 1 else _by_rule(mapping.rule, h, s)
     conflict = Conflict(mapping.key, None, h.canonical, s.canonical, mapping.rule, winner)
     return winner, _INITIAL[winner], conflict
 
 
 _INITIAL = {System.HUBSPOT: INITIAL_HUBSPOT, System.SALESFORCE: INITIAL_SALESFORCE}
+# The systems whose value a direction lets through to the other, in System order.
+_ALLOWED = {d: tuple(side for side in System if _may_write(d, side)) for d in Direction}
 _CHANGED = {System.HUBSPOT: HUBSPOT_CHANGED, System.SALESFORCE: SALESFORCE_CHANGED}
 
 
@@ -224,14 +280,13 @@ def _newer(hs_at: datetime | None, sf_at: datetime | None) -> System:
 
 
 def _write(
-    mapping: FieldMapping,
     base: str | None,
     winner: System,
     h: _Side,
     s: _Side,
     reason: str,
     conflict: Conflict | None,
-    context: MappingContext,
+    write: Writer,
     ids: Mapping[str, str],
 ) -> FieldDecision:
     source = h if winner is System.HUBSPOT else s
@@ -243,8 +298,7 @@ def _write(
             issue=source.converted.issue,
             **ids,
         )
-    write = canonical_to_salesforce if winner is System.HUBSPOT else canonical_to_hubspot
-    out = write(mapping, source.canonical, context)
+    out = write(source.canonical)
     if not out.ok:
         return FieldDecision(
             action=Action.NONE, new_base=base, reason=UNMAPPABLE, issue=out.issue, **ids
@@ -320,3 +374,117 @@ def merge_record(
             d.hubspot_field: d.value for d in decisions if d.action is Action.WRITE_HUBSPOT
         },
     )
+
+
+# ================================================================ many pairs of one object
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One mapped field as every pair merges it: the mapping (and its names), its direction
+    capped by the object's, its remembered reads of each side and conversions of a canonical
+    value to each. symmetric: both sides read a value alike (one codec for both, no value map,
+    no owner lookup), so equal raw strings need one read, not two."""
+
+    mapping: FieldMapping
+    direction: Direction
+    read_hubspot: Memo
+    read_salesforce: Memo
+    write_salesforce: Memo
+    write_hubspot: Memo
+    field: str
+    hubspot: str
+    salesforce: str
+    symmetric: bool
+
+
+def field_rule(mapping: FieldMapping, direction: Direction, context: MappingContext) -> FieldRule:
+    codec = TRANSFORMS[mapping.transform]
+    return FieldRule(
+        mapping=mapping,
+        direction=direction,
+        read_hubspot=Memo(_reader(mapping, System.HUBSPOT, context)),
+        read_salesforce=Memo(_reader(mapping, System.SALESFORCE, context)),
+        write_salesforce=Memo(partial(canonical_to_salesforce, mapping, context=context)),
+        write_hubspot=Memo(partial(canonical_to_hubspot, mapping, context=context)),
+        field=mapping.key,
+        hubspot=mapping.hubspot,
+        salesforce=mapping.salesforce,
+        symmetric=mapping.transform is not Transform.OWNER_BY_EMAIL
+        and not mapping.value_mapped
+        and codec.from_hubspot is codec.from_salesforce,
+    )
+
+
+class MergeTable:
+    """What `merge_record` works out per record and field, worked out once for the many pairs of
+    one plan: the mappings of one Salesforce object, their capped directions, and the reads of
+    values seen before. Conversions depend on the mapping context, so a table serves one (one
+    deal pipeline); it holds no decision, only the pure reads' results."""
+
+    def __init__(self, obj: ObjectSync, sf_object: str, context: MappingContext) -> None:
+        self.context = context
+        self.rules = tuple(
+            field_rule(m, obj.effective_direction(m), context) for m in obj.mappings_for(sf_object)
+        )
+        # The rules merge_pair runs (disabled fields decide nothing), unpacked for its loop.
+        self.active = tuple(
+            (r.field, r.hubspot, r.salesforce, r.read_hubspot, r.read_salesforce, r.symmetric, r)
+            for r in self.rules
+            if r.direction is not Direction.NONE
+        )
+
+
+@dataclass(frozen=True)
+class PairMerge:
+    """A linked pair's merge without the fields both sides agree on (most of them): the other
+    decisions in field order, and the agreed fields' bases where they move, in field order too
+    (the base of a field not agreed moves only with a write that succeeds)."""
+
+    decisions: tuple[FieldDecision, ...]
+    settled: dict[str, str | None]
+
+
+def merge_pair(
+    table: MergeTable,
+    base: Mapping[str, str | None],
+    hs: Mapping[str, Any],
+    sf: Mapping[str, Any],
+    *,
+    hs_at: datetime | None,
+    sf_at: datetime | None,
+) -> PairMerge:
+    """merge_record for a pair whose sides each changed at one moment: hs raw values by HubSpot
+    property, sf by Salesforce field (missing: blank). The same decisions, but a field whose
+    sides compare equal (the common case) yields only its agreed base, and a disabled field
+    nothing (its base stays): no decision is built for either. settled is what merge_record's
+    NONE decisions with a new base other than base's add up to (only "equal" ones have one)."""
+    decisions: list[FieldDecision] = []
+    settled: dict[str, str | None] = {}
+    hs_get, sf_get, base_get = hs.get, sf.get, base.get
+    for key, hubspot, salesforce, read_hubspot, read_salesforce, symmetric, rule in table.active:
+        h_raw = hs_get(hubspot)
+        s_raw = sf_get(salesforce)
+        # memo[raw] is memo(raw) for a string or None, minus a call: most values were seen
+        h_text = h_raw is None or type(h_raw) is str
+        h_value, h_key = read_hubspot[h_raw] if h_text else read_hubspot(h_raw)
+        known = base_get(key)
+        if symmetric and h_text and h_raw == s_raw and h_value.issue is None:
+            s_value, s_key = h_value, h_key  # what reading the same string again gives
+        elif s_raw is None or type(s_raw) is str:
+            s_value, s_key = read_salesforce[s_raw]
+        else:
+            s_value, s_key = read_salesforce(s_raw)
+        if h_key == s_key:  # _decide's EQUAL, its new base without the decision
+            agreed = (h_value if s_value.issue is None and s_key == "" else s_value).value or ""
+            if known != agreed:
+                settled[key] = agreed
+            continue
+        h = _Side(h_value, h_key, hs_at)
+        s = _Side(s_value, s_key, sf_at)
+        decisions.append(
+            _decide(
+                known, h, s, rule.mapping, rule.direction, rule.write_salesforce, rule.write_hubspot
+            )
+        )
+    return PairMerge(tuple(decisions), settled)

@@ -43,7 +43,7 @@ from sync_engine.errors import (
     RetriableError,
     classify,
 )
-from sync_engine.inclusion import matches
+from sync_engine.inclusion import matcher
 from sync_engine.loops import SyncWrite
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
@@ -750,17 +750,8 @@ class SyncEngine:
         memberships = {
             name: self.hs.list_members(name) for name in _lists_in(self.config.inclusion)
         }
-        return frozenset(
-            r.id
-            for r in records
-            if matches(
-                self.config.inclusion,
-                r.values,
-                properties=props,
-                record_id=r.id,
-                memberships=memberships,
-            )
-        )
+        qualifies = matcher(self.config.inclusion, properties=props, memberships=memberships)
+        return frozenset(r.id for r in records if qualifies(r.values, r.id))
 
     def execute_plan(self, run_id: int, obj: ObjectSync, decided: Plan, report: RunReport) -> int:
         """Write the plan in batches; each batch commits its own audit rows. Returns records

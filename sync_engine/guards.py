@@ -137,7 +137,10 @@ def loop_findings(
     if not guards.loop_detection:
         return []
     window = guards.loop_window_cycles
-    history = recent_field_writes(conn, min_cycle=cycle - window + 1)
+    # A field written loop_max_flips times or fewer in the window cannot have flipped more.
+    history = recent_field_writes(
+        conn, min_cycle=cycle - window + 1, min_writes=guards.loop_max_flips + 1
+    )
     return detect_loops(
         history, window_cycles=window, min_flips=guards.loop_max_flips, current_cycle=cycle
     )

@@ -292,24 +292,40 @@ def matches(
 ) -> bool:
     """True when the record qualifies. memberships maps a list name or id to its member ids
     (record_id defaults to the record's hs_object_id)."""
+    test = matcher(criteria, properties=properties, memberships=memberships)
+    return test(record_properties, record_id)
+
+
+Matcher = Callable[[Mapping[str, Any], str | None], bool]
+
+
+def matcher(
+    criteria: Group | Criterion,
+    *,
+    properties: Mapping[str, PropertyMeta] | None = None,
+    memberships: Mapping[str, Collection[str]] | None = None,
+) -> Matcher:
+    """`matches` as a function of (record properties, record id), each criterion's type and
+    predicate worked out once: the engine asks it of every changed contact."""
     if isinstance(criteria, Criterion):
         if criteria.operator is Operator.IN_LIST:
-            rid = record_id if record_id is not None else record_properties.get("hs_object_id")
             members = (memberships or {}).get(str(criteria.value), ())
-            return text_of(rid) is not None and str(rid).strip() in members
-        kind = property_type(criteria, properties)
-        return _predicate(criteria, kind)(record_properties.get(criteria.property))
-    results = (
-        matches(
-            item,
-            record_properties,
-            properties=properties,
-            record_id=record_id,
-            memberships=memberships,
-        )
+
+            def in_list(values: Mapping[str, Any], record_id: str | None) -> bool:
+                rid = record_id if record_id is not None else values.get("hs_object_id")
+                return text_of(rid) is not None and str(rid).strip() in members
+
+            return in_list
+        check = _predicate(criteria, property_type(criteria, properties))
+        name = criteria.property
+        return lambda values, _record_id: check(values.get(name))
+    parts = [
+        matcher(item, properties=properties, memberships=memberships)
         for item in (*criteria.criteria, *criteria.groups)
-    )
-    return all(results) if criteria.join is Join.AND else any(results)
+    ]
+    if criteria.join is Join.AND:
+        return lambda values, record_id: all(part(values, record_id) for part in parts)
+    return lambda values, record_id: any(part(values, record_id) for part in parts)
 
 
 # ---------------------------------------------------------------- vectorised evaluation

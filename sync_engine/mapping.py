@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -77,12 +78,21 @@ def normalize_email(value: Any) -> str | None:
 _WWW = re.compile(r"^www\d?\.")
 
 
+# A plain host, bare or after http(s)://, then nothing or a path without spaces or colons: the
+# host is then what urlparse would find (the common case, read without urlparse's cost).
+_PLAIN_URL = re.compile(r"(?:https?://)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?:/[^\s:]*)?")
+
+
 def normalize_domain(value: Any) -> str | None:
     """A website or domain as a bare lower-case host: "https://www.Acme.com/about" -> "acme.com"."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
-    host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is not None:
+        host = plain.group(1)
+    else:
+        host = urlparse(text if "://" in text else f"//{text}").hostname or ""
     host = _WWW.sub("", host.rstrip("."))
     return host or None
 
@@ -229,6 +239,11 @@ class MappingContext:
 # ================================================================ codecs (transforms as data)
 
 
+_NUMERIC = re.compile(r"[-+\d.,eE]+")
+_EPOCH_MS = re.compile(r"-?\d{6,}")
+_NON_DIGITS = re.compile(r"\D")
+
+
 def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
@@ -243,7 +258,7 @@ def _decimal(value: Any) -> str | None:
     if isinstance(value, bool):
         raise _Refused(f"{value!r} is not a number", "send a number")
     try:
-        number = Decimal(text.replace(",", "")) if re.fullmatch(r"[-+\d.,eE]+", text) else None
+        number = Decimal(text.replace(",", "")) if _NUMERIC.fullmatch(text) else None
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite():
@@ -287,7 +302,7 @@ def _moment(value: Any) -> datetime:
         return datetime.combine(value, datetime.min.time(), UTC)
     text = str(value).strip()
     try:
-        if re.fullmatch(r"-?\d{6,}", text):
+        if _EPOCH_MS.fullmatch(text):
             return datetime.fromtimestamp(int(text) / 1000, UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
@@ -370,7 +385,7 @@ def _range_to_count(canonical: str | None) -> int | None:
 
 
 def _phone_key(canonical: str | None) -> str:
-    return re.sub(r"\D", "", canonical or "")
+    return _NON_DIGITS.sub("", canonical or "")
 
 
 def _identity(value: Any) -> Any:
@@ -520,9 +535,43 @@ def canonical_to_hubspot(
 def compare_key(mapping: FieldMapping, canonical: str | None) -> str:
     """What two canonical values are compared by ("" for blank): value-mapped values ignore case,
     phones compare digits only."""
-    if mapping.value_map_names:
-        return " ".join((canonical or "").split()).casefold()
-    return TRANSFORMS[mapping.transform].key(canonical)
+    return key_function(mapping)(canonical)
+
+
+def key_function(mapping: FieldMapping) -> Callable[[str | None], str]:
+    """compare_key of mapping, as a function of the canonical value."""
+    return _mapped_key if mapping.value_mapped else TRANSFORMS[mapping.transform].key
+
+
+def _mapped_key(canonical: str | None) -> str:
+    return " ".join((canonical or "").split()).casefold()
+
+
+def canonical_reader(
+    mapping: FieldMapping, context: MappingContext, system: System
+) -> Callable[[Any], Converted]:
+    """canonical_from_hubspot (system HUBSPOT) or canonical_from_salesforce of mapping in
+    context, as a function of the raw value worked out once for many values: a field with no
+    owner lookup and no value map in this context's pipeline is its codec alone."""
+    if system is System.HUBSPOT:
+        general, target = canonical_from_hubspot, System.SALESFORCE
+    else:
+        general, target = canonical_from_salesforce, System.HUBSPOT
+    if (
+        mapping.transform is Transform.OWNER_BY_EMAIL
+        or mapping.value_map_for(context.pipeline) is not None
+    ):
+        return partial(general, mapping, context=context)
+    codec = TRANSFORMS[mapping.transform]
+    convert = codec.from_hubspot if system is System.HUBSPOT else codec.from_salesforce
+
+    def read(raw: Any) -> Converted:
+        try:
+            return Converted(convert(raw))
+        except _Refused as refused:
+            return Converted(issue=_issue(mapping, raw, refused, target=target))
+
+    return read
 
 
 def same_value(mapping: FieldMapping, a: str | None, b: str | None) -> bool:
@@ -554,30 +603,8 @@ def hubspot_to_salesforce(
 ) -> MappedRecord:
     """A HubSpot record's properties as a Salesforce field dict for sf_object, over the mappings
     that may write to Salesforce; with sf_fields, values Salesforce would refuse are caught here."""
-    if context.pipeline is None and properties.get("pipeline"):
-        context = context.with_pipeline(str(properties["pipeline"]))
-    values: dict[str, Any] = {}
-    issues: list[MappingIssue] = []
-    for mapping in obj.mappings_for(sf_object):
-        if not obj.effective_direction(mapping).to_salesforce:
-            continue
-        converted = canonical_from_hubspot(mapping, properties.get(mapping.hubspot), context)
-        if converted.ok:
-            converted = canonical_to_salesforce(mapping, converted.value, context)
-        if converted.issue is None and sf_fields is not None:
-            meta = sf_fields.get(mapping.salesforce)
-            # A blank is left out of the record (Salesforce defaults it, or the caller checks
-            # required fields for the whole record); only values are checked here.
-            blank = converted.value in (None, "")
-            problem = precheck_salesforce(meta, converted.value) if meta and not blank else None
-            converted = Converted(
-                converted.value, problem and replace(problem, source_field=mapping.hubspot)
-            )
-        if converted.issue is not None:
-            issues.append(converted.issue)
-        else:
-            values[mapping.salesforce] = converted.value
-    return MappedRecord(values, tuple(issues))
+    context = context_for_hubspot(context, properties)
+    return ToSalesforce(obj, sf_object, context=context, sf_fields=sf_fields).map(properties)
 
 
 def salesforce_to_hubspot(
@@ -589,21 +616,162 @@ def salesforce_to_hubspot(
 ) -> MappedRecord:
     """A Salesforce record as HubSpot property strings, over the mappings that may write to
     HubSpot. A deal's stage map follows context.pipeline, else the object's default pipeline."""
+    return ToHubSpot(obj, sf_object, context=context_for_salesforce(context, obj)).map(record)
+
+
+def pipeline_switch(context: MappingContext, properties: Mapping[str, Any]) -> str | None:
+    """The deal pipeline a HubSpot record's values are read under when the context names none
+    (its own `pipeline` property); None: the context as it is."""
+    pipeline = properties.get("pipeline")
+    return str(pipeline) if context.pipeline is None and pipeline else None
+
+
+def context_for_hubspot(context: MappingContext, properties: Mapping[str, Any]) -> MappingContext:
+    pipeline = pipeline_switch(context, properties)
+    return context if pipeline is None else context.with_pipeline(pipeline)
+
+
+def context_for_salesforce(context: MappingContext, obj: ObjectSync) -> MappingContext:
+    """A Salesforce record is read under the object's default pipeline, unless context names one."""
     if context.pipeline is None:
-        context = context.with_pipeline(dict(obj.hubspot_defaults).get("pipeline"))
-    values: dict[str, Any] = {}
-    issues: list[MappingIssue] = []
-    for mapping in obj.mappings_for(sf_object):
-        if not obj.effective_direction(mapping).to_hubspot:
-            continue
-        converted = canonical_from_salesforce(mapping, record.get(mapping.salesforce), context)
-        if converted.ok:
-            converted = canonical_to_hubspot(mapping, converted.value, context)
-        if converted.issue is not None:
-            issues.append(converted.issue)
-        else:
-            values[mapping.hubspot] = converted.value
-    return MappedRecord(values, tuple(issues))
+        return context.with_pipeline(dict(obj.hubspot_defaults).get("pipeline"))
+    return context
+
+
+MEMO_LIMIT = 256  # results remembered per conversion: all of a picklist's, a column's first
+
+
+class Memo(dict[Any, Any]):
+    """A pure conversion of raw values, each value that repeats (owners, picklists, cities,
+    names) converted once. Only values whose equality means the same conversion are kept:
+    strings and None, and ints and bools under their type (1 == 1.0 == True convert
+    differently); at most MEMO_LIMIT, so a column of unique values costs a failed lookup, not
+    memory. memo(raw) converts any value; memo[raw], for a string or None only, is the same
+    without a Python call when the value was seen (the merge's inner loop)."""
+
+    __slots__ = ("convert",)
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, raw: str | None) -> Any:
+        found = self.convert(raw)
+        if len(self) < MEMO_LIMIT:
+            self[raw] = found
+        return found
+
+    def __call__(self, raw: Any) -> Any:
+        kind = type(raw)
+        if kind is str or raw is None:
+            return self[raw]
+        if kind is not int and kind is not bool:
+            return self.convert(raw)
+        key = (kind, raw)
+        found = self.get(key, _MISSING)
+        if found is _MISSING:
+            found = self.convert(raw)
+            if len(self) < MEMO_LIMIT:
+                self[key] = found
+        return found
+
+
+_MISSING = object()
+
+
+def field_to_salesforce(
+    mapping: FieldMapping,
+    raw: Any,
+    context: MappingContext,
+    meta: FieldMeta | None,
+    *,
+    read: Callable[[Any], Converted] | None = None,
+) -> Converted:
+    """One HubSpot value as hubspot_to_salesforce sends it (meta: the target field's describe,
+    to catch what Salesforce would refuse; read: its canonical_reader, if at hand)."""
+    converted = read(raw) if read is not None else canonical_from_hubspot(mapping, raw, context)
+    if converted.ok:
+        converted = canonical_to_salesforce(mapping, converted.value, context)
+    # A blank is left out of the record (Salesforce defaults it, or the caller checks required
+    # fields for the whole record); only values are checked here.
+    if converted.issue is None and meta is not None and converted.value not in (None, ""):
+        problem = precheck_salesforce(meta, converted.value)
+        if problem is not None:
+            return Converted(converted.value, replace(problem, source_field=mapping.hubspot))
+    return converted
+
+
+def field_to_hubspot(
+    mapping: FieldMapping,
+    raw: Any,
+    context: MappingContext,
+    *,
+    read: Callable[[Any], Converted] | None = None,
+) -> Converted:
+    """One Salesforce value as salesforce_to_hubspot sends it (read: as field_to_salesforce)."""
+    converted = read(raw) if read is not None else canonical_from_salesforce(mapping, raw, context)
+    if converted.ok:
+        converted = canonical_to_hubspot(mapping, converted.value, context)
+    return converted
+
+
+class RecordMapper:
+    """A whole record's conversion for the many records of one plan: per mapping that may write
+    to the target, the source field, the target field and its conversions remembered. Serves
+    one mapping context (one deal pipeline). See ToSalesforce and ToHubSpot."""
+
+    fields: tuple[tuple[str, str, Memo], ...] = ()
+
+    def map(self, record: Mapping[str, Any]) -> MappedRecord:
+        values: dict[str, Any] = {}
+        issues: list[MappingIssue] = []
+        for source, target, convert in self.fields:
+            converted = convert(record.get(source))
+            if converted.issue is not None:
+                issues.append(converted.issue)
+            else:
+                values[target] = converted.value
+        return MappedRecord(values, tuple(issues))
+
+
+class ToSalesforce(RecordMapper):
+    """hubspot_to_salesforce's conversions of sf_object (context: see `pipeline_switch`)."""
+
+    def __init__(
+        self,
+        obj: ObjectSync,
+        sf_object: str,
+        *,
+        context: MappingContext,
+        sf_fields: Mapping[str, FieldMeta] | None = None,
+    ) -> None:
+        metas = sf_fields or {}
+        self.fields = tuple(
+            (m.hubspot, m.salesforce, self._convert(m, context, metas.get(m.salesforce)))
+            for m in obj.mappings_for(sf_object)
+            if obj.effective_direction(m).to_salesforce
+        )
+
+    @staticmethod
+    def _convert(mapping: FieldMapping, context: MappingContext, meta: FieldMeta | None) -> Memo:
+        read = canonical_reader(mapping, context, System.HUBSPOT)
+        return Memo(partial(field_to_salesforce, mapping, context=context, meta=meta, read=read))
+
+
+class ToHubSpot(RecordMapper):
+    """salesforce_to_hubspot's conversions of sf_object (context: see `context_for_salesforce`)."""
+
+    def __init__(self, obj: ObjectSync, sf_object: str, *, context: MappingContext) -> None:
+        self.fields = tuple(
+            (m.salesforce, m.hubspot, self._convert(m, context))
+            for m in obj.mappings_for(sf_object)
+            if obj.effective_direction(m).to_hubspot
+        )
+
+    @staticmethod
+    def _convert(mapping: FieldMapping, context: MappingContext) -> Memo:
+        read = canonical_reader(mapping, context, System.SALESFORCE)
+        return Memo(partial(field_to_hubspot, mapping, context=context, read=read))
 
 
 def precheck_salesforce(meta: FieldMeta, value: Any) -> MappingIssue | None:

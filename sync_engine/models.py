@@ -23,29 +23,39 @@ class Direction(StrEnum):
 
     @property
     def to_salesforce(self) -> bool:
-        return self in (Direction.TWO_WAY, Direction.HUBSPOT_TO_SALESFORCE)
+        return self is Direction.TWO_WAY or self is Direction.HUBSPOT_TO_SALESFORCE
 
     @property
     def to_hubspot(self) -> bool:
-        return self in (Direction.TWO_WAY, Direction.SALESFORCE_TO_HUBSPOT)
+        return self is Direction.TWO_WAY or self is Direction.SALESFORCE_TO_HUBSPOT
 
     def cap(self, limit: Direction) -> Direction:
-        """The flows both self and limit allow (a field's direction under its object's)."""
-        return direction_of(
-            to_salesforce=self.to_salesforce and limit.to_salesforce,
-            to_hubspot=self.to_hubspot and limit.to_hubspot,
-        )
+        """The flows both self and limit allow (a field's direction under its object's).
+        Looked up, not recomputed: the merge asks once per field of every record pair."""
+        return _CAPS[self, limit]
+
+
+_FLOWS: dict[tuple[bool, bool], Direction] = {
+    (True, True): Direction.TWO_WAY,
+    (True, False): Direction.HUBSPOT_TO_SALESFORCE,
+    (False, True): Direction.SALESFORCE_TO_HUBSPOT,
+    (False, False): Direction.NONE,
+}
 
 
 def direction_of(*, to_salesforce: bool, to_hubspot: bool) -> Direction:
     """The Direction allowing exactly the given flows."""
-    table = {
-        (True, True): Direction.TWO_WAY,
-        (True, False): Direction.HUBSPOT_TO_SALESFORCE,
-        (False, True): Direction.SALESFORCE_TO_HUBSPOT,
-        (False, False): Direction.NONE,
-    }
-    return table[(to_salesforce, to_hubspot)]
+    return _FLOWS[(to_salesforce, to_hubspot)]
+
+
+_CAPS: dict[tuple[Direction, Direction], Direction] = {
+    (own, limit): direction_of(
+        to_salesforce=own.to_salesforce and limit.to_salesforce,
+        to_hubspot=own.to_hubspot and limit.to_hubspot,
+    )
+    for own in Direction
+    for limit in Direction
+}
 
 
 class Rule(StrEnum):

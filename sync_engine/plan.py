@@ -24,19 +24,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sync_engine.config import FieldMapping, ObjectSync
-from sync_engine.conflicts import Action, Conflict, FieldDecision, FieldValue, merge_record
+from sync_engine.conflicts import (
+    Action,
+    Conflict,
+    FieldDecision,
+    MergeTable,
+    merge_pair,
+)
 from sync_engine.mapping import (
     MappingContext,
     MappingIssue,
-    canonical_from_hubspot,
-    canonical_from_salesforce,
+    Memo,
+    ToHubSpot,
+    ToSalesforce,
     canonical_to_salesforce,
-    hubspot_to_salesforce,
+    context_for_hubspot,
+    context_for_salesforce,
+    pipeline_switch,
     precheck_salesforce,
-    salesforce_to_hubspot,
 )
 from sync_engine.matching import Candidate, Cluster, choose, clusters_of
 from sync_engine.models import (
@@ -213,6 +222,7 @@ def plan(snapshot: Snapshot) -> Plan:
     _follow_conversions(snapshot, links, out)
     _follow_deletions(snapshot, links, out)
     pairs = _pairs(snapshot, links, out)
+    tables = _Tables(snapshot)
     creates = 0
     for hs_id, sf_id in pairs:
         hs = snapshot.hubspot.get(hs_id) if hs_id else None
@@ -220,14 +230,14 @@ def plan(snapshot: Snapshot) -> Plan:
         if (hs is not None and hs.deleted) or (sf is not None and sf.deleted):
             continue  # a deleted record is never written to, nor re-created
         if hs is not None and sf is not None:
-            _plan_pair(snapshot, hs, sf, links, out)
+            _plan_pair(snapshot, hs, sf, links, out, tables)
         elif hs is not None:
             if snapshot.create_limit is not None and creates >= snapshot.create_limit:
                 out.deferred.append(hs.id)
                 continue
-            creates += _plan_create_in_salesforce(snapshot, hs, out)
+            creates += _plan_create_in_salesforce(snapshot, hs, out, tables)
         elif sf is not None:
-            _plan_create_in_hubspot(snapshot, sf, out)
+            _plan_create_in_hubspot(snapshot, sf, out, tables)
     return out
 
 
@@ -349,8 +359,7 @@ def _pair_for_sf(
     linked_sf = links.by_sf.keys()  # a live view: copying every link per record was O(N^2)
     if len(cluster) > 1:
         _report_cluster(cluster, linked_sf, out, reported)
-        kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
-        if kept.id != sf.id:
+        if _kept(cluster, linked=linked_sf).id != sf.id:
             return None  # another record of the cluster carries this person
     partner = _free_partner(hs_index.get(sf.key, []), links.by_hs)
     if partner is None:
@@ -384,7 +393,7 @@ def _pair_for_hs(
     linked_sf = links.by_sf.keys()  # a live view: copying every link per record was O(N^2)
     if len(cluster) > 1:
         _report_cluster(cluster, linked_sf, out, reported)
-    kept, _ = choose([r.candidate() for r in cluster], linked=linked_sf)
+    kept = _kept(cluster, linked=linked_sf)
     if kept.id in links.by_sf:
         return None  # that Salesforce record belongs to another HubSpot record
     new = Link(hs_id=hs.id, sf_object=kept.object, sf_id=kept.id, key=hs.key)
@@ -395,10 +404,16 @@ def _pair_for_hs(
 
 def _free_partner(candidates: list[Record], linked: Mapping[str, Link]) -> Record | None:
     free = [r for r in candidates if r.id not in linked]
-    if not free:
-        return None
-    kept, _ = choose([r.candidate() for r in free])
-    return next(r for r in free if r.id == kept.id)
+    return _kept(free) if free else None
+
+
+def _kept(records: list[Record], *, linked: Set[str] = frozenset()) -> Record:
+    """The record the duplicate rule (`matching.choose`) keeps among records sharing a key;
+    one record is kept without ranking it (the common case: no duplicate)."""
+    if len(records) == 1:
+        return records[0]
+    kept, _ = choose([r.candidate() for r in records], linked=linked)
+    return next(r for r in records if r.id == kept.id)
 
 
 def _report_cluster(cluster: list[Record], linked: Set[str], out: Plan, reported: set[str]) -> None:
@@ -412,23 +427,105 @@ def _report_cluster(cluster: list[Record], linked: Set[str], out: Plan, reported
 # ================================================================ linked pairs
 
 
-def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, out: Plan) -> None:
+class _Tables:
+    """What the many records of one plan share, worked out once: per Salesforce object (and deal
+    pipeline) the merge's field rules, the creations' conversions, the fields a created record's
+    values come from and its required fields; each with the conversions of values seen before.
+    Plain caches of pure functions of the snapshot: no decision lives here."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.pipelined = any(m.hubspot == "pipeline" for m in snapshot.obj.fields)
+        self._merges: dict[tuple[str, str | None], MergeTable] = {}
+        self._to_sf: dict[tuple[str, str | None], ToSalesforce] = {}
+        self._to_hs: dict[str, ToHubSpot] = {}
+        self._sources: dict[tuple[str, System], dict[str, str]] = {}
+        self._required: dict[str, list[str]] = {}
+        # Per field of the object: the last synced value as Salesforce holds it (an echo).
+        self.echoes = tuple(
+            (m.key, m.salesforce, Memo(partial(_as_salesforce, m, context=snapshot.context)))
+            for m in snapshot.obj.fields
+        )
+
+    def merge(self, sf_object: str, hs_values: Mapping[str, Any] | None = None) -> MergeTable:
+        """merge_record's context: a deal's stage map follows its pipeline, when that is mapped
+        (hs_values None: the snapshot's context, as a created record's base is read)."""
+        context = self.snapshot.context
+        pipeline = hs_values.get("pipeline") if self.pipelined and hs_values else None
+        name = str(pipeline) if context.pipeline is None and pipeline else None
+        found = self._merges.get((sf_object, name))
+        if found is None:
+            context = context if name is None else context.with_pipeline(name)
+            found = MergeTable(self.snapshot.obj, sf_object, context)
+            self._merges[(sf_object, name)] = found
+        return found
+
+    def to_salesforce(self, sf_object: str, properties: Mapping[str, Any]) -> ToSalesforce:
+        """hubspot_to_salesforce's conversions for these properties (their pipeline)."""
+        name = pipeline_switch(self.snapshot.context, properties)
+        found = self._to_sf.get((sf_object, name))
+        if found is None:
+            found = ToSalesforce(
+                self.snapshot.obj,
+                sf_object,
+                context=context_for_hubspot(self.snapshot.context, properties),
+                sf_fields=self.snapshot.sf_fields.get(sf_object),
+            )
+            self._to_sf[(sf_object, name)] = found
+        return found
+
+    def to_hubspot(self, sf_object: str) -> ToHubSpot:
+        found = self._to_hs.get(sf_object)
+        if found is None:
+            context = context_for_salesforce(self.snapshot.context, self.snapshot.obj)
+            found = ToHubSpot(self.snapshot.obj, sf_object, context=context)
+            self._to_hs[sf_object] = found
+        return found
+
+    def sources(self, sf_object: str, *, to: System) -> dict[str, str]:
+        """Target field -> the field a created record's value was mapped from (for
+        field_changes): the first mapping writing it; a field missing has none ("")."""
+        found = self._sources.get((sf_object, to))
+        if found is None:
+            found = self._sources[(sf_object, to)] = {}
+            for m in self.snapshot.obj.mappings_for(sf_object):
+                if to is System.SALESFORCE:
+                    found.setdefault(m.salesforce, m.hubspot)
+                else:
+                    found.setdefault(m.hubspot, m.salesforce)
+        return found
+
+    def required(self, sf_object: str) -> list[str]:
+        """The fields of sf_object a create must give a value (see _missing_required)."""
+        found = self._required.get(sf_object)
+        if found is None:
+            fields = self.snapshot.sf_fields.get(sf_object, {})
+            found = self._required[sf_object] = _required_on_create(fields)
+        return found
+
+
+def _plan_pair(
+    snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, out: Plan, tables: _Tables
+) -> None:
     obj = snapshot.obj
     base = snapshot.base.get(hs.id, {})
     echo = _echoed(snapshot, sf)
-    hs_values = {
-        m.hubspot: FieldValue(hs.values.get(m.hubspot), hs.modified_at) for m in obj.fields
-    }
-    sf_values = {
-        m.salesforce: FieldValue(
-            _as_salesforce(m, base[m.key], snapshot.context)
-            if m.key in echo and base.get(m.key) is not None
-            else sf.values.get(m.salesforce),
-            sf.modified_at,
-        )
-        for m in obj.fields
-    }
-    merge = merge_record(base, hs_values, sf_values, obj, sf.object, context=snapshot.context)
+    sf_values: Mapping[str, Any] = sf.values
+    if echo:
+        sf_values = {
+            salesforce: as_salesforce(base[key])
+            if key in echo and base.get(key) is not None
+            else sf.values.get(salesforce)
+            for key, salesforce, as_salesforce in tables.echoes
+        }
+    merge = merge_pair(
+        tables.merge(sf.object, hs.values),
+        base,
+        hs.values,
+        sf_values,
+        hs_at=hs.modified_at,
+        sf_at=sf.modified_at,
+    )
     pushing = snapshot.included is None or hs.id in snapshot.included
     free = [d for d in merge.decisions if (hs.id, d.field) not in snapshot.held]  # loop holds
     sf_decisions = [d for d in free if d.action is Action.WRITE_SALESFORCE and pushing]
@@ -437,18 +534,15 @@ def _plan_pair(snapshot: Snapshot, hs: Record, sf: Record, links: _LinkIndex, ou
     moved = _company_change(snapshot, hs, sf, base) if pushing else None
     if moved is not None:
         sf_decisions.append(moved)
-    new_base = {
-        d.field: d.new_base
-        for d in merge.decisions
-        if d.action is Action.NONE and d.new_base is not None and base.get(d.field) != d.new_base
-    }
+    new_base = merge.settled
     for d in merge.decisions:
         if d.issue is not None and d.action is Action.NONE:
             out.refusals.append(_issue_refusal(snapshot, d.issue, hs, sf, d))
-    for c in merge.conflicts:
-        out.conflicts.append(
-            PairConflict(hs.id, sf.object, sf.id, c, hs.modified_at, sf.modified_at)
-        )
+    for d in merge.decisions:
+        if d.conflict is not None:
+            out.conflicts.append(
+                PairConflict(hs.id, sf.object, sf.id, d.conflict, hs.modified_at, sf.modified_at)
+            )
     if sf_decisions:
         out.writes.append(
             _write(System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions)
@@ -589,7 +683,7 @@ def _issue_refusal(
 # ================================================================ creations
 
 
-def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int:
+def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan, tables: _Tables) -> int:
     """A HubSpot record nobody in Salesforce holds: create it (upsert by our external id, so a
     retry after a crash updates instead of creating twice). Returns 1 when a create is planned."""
     obj = snapshot.obj
@@ -599,23 +693,17 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
     if refusal is not None:
         out.refusals.append(refusal)
         return 0
-    mapped = hubspot_to_salesforce(
-        hs.values,
-        obj,
-        sf_object,
-        context=snapshot.context,
-        sf_fields=snapshot.sf_fields.get(sf_object),
-    )
+    mapped = tables.to_salesforce(sf_object, hs.values).map(hs.values)  # hubspot_to_salesforce
     for issue in mapped.issues:
         out.refusals.append(_creation_refusal(snapshot, issue, hs, sf_object))
     values = {**dict(obj.salesforce_defaults), **mapped.non_blank(), **extra}
-    owner, refused = _creation_owner(snapshot, hs, sf_object)
+    owner, refused = _creation_owner(snapshot, hs, sf_object, tables.merge(sf_object))
     if refused is not None:
         out.refusals.append(refused)
         return 0
     if owner:
         values["OwnerId"] = owner
-    missing = _missing_required(snapshot.sf_fields.get(sf_object, {}), values)
+    missing = _missing_required(tables.required(sf_object), values)
     if missing:
         out.refusals.append(
             Refusal(
@@ -635,11 +723,12 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
     ext = EXTERNAL_ID_FIELDS.get(sf_object)
     if ext:
         values[ext] = hs.id
+    sources = tables.sources(sf_object, to=System.SALESFORCE)
     changes = tuple(
         Change(
             "hubspot_to_salesforce",
             f,
-            _source_of(obj, f, sf_object, to=System.SALESFORCE),
+            sources.get(f, ""),
             None,
             v,
             "created",
@@ -658,7 +747,7 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan) -> int
             hs_id=hs.id,
             sf_object=sf_object,
             sf_id=None,
-            new_base=_base_after_create(obj, sf_object, hs.values, snapshot, source=System.HUBSPOT),
+            new_base=_base_after_create(tables.merge(sf_object), hs.values, source=System.HUBSPOT),
             key=hs.key,
         )
     )
@@ -699,15 +788,17 @@ def _creation_target(snapshot: Snapshot, hs: Record) -> tuple[str, dict[str, Any
 
 
 def _creation_owner(
-    snapshot: Snapshot, hs: Record, sf_object: str
+    snapshot: Snapshot, hs: Record, sf_object: str, table: MergeTable
 ) -> tuple[str | None, Refusal | None]:
     """The Salesforce owner of a record created from HubSpot: the user whose email matches the
     HubSpot owner's, whatever the field's direction (a record must never land on the integration
-    user). A mismatch or an inactive user refuses the create, naming both people."""
-    for mapping in snapshot.obj.mappings_for(sf_object):
+    user). A mismatch or an inactive user refuses the create, naming both people. table: the
+    fields of sf_object, read in the snapshot's context."""
+    for rule in table.rules:
+        mapping = rule.mapping
         if mapping.transform is not Transform.OWNER_BY_EMAIL or not hs.values.get(mapping.hubspot):
             continue
-        converted = canonical_from_hubspot(mapping, hs.values[mapping.hubspot], snapshot.context)
+        converted, _ = rule.read_hubspot(hs.values[mapping.hubspot])  # canonical_from_hubspot
         if converted.ok:
             converted = canonical_to_salesforce(mapping, converted.value, snapshot.context)
         if converted.ok:
@@ -730,16 +821,19 @@ def _creation_owner(
     return None, None
 
 
-def _missing_required(fields: Mapping[str, FieldMeta], values: Mapping[str, Any]) -> list[str]:
-    return sorted(
+def _missing_required(required: list[str], values: Mapping[str, Any]) -> list[str]:
+    return sorted(name for name in required if values.get(name) in (None, ""))
+
+
+def _required_on_create(fields: Mapping[str, FieldMeta]) -> list[str]:
+    return [
         name
         for name, meta in fields.items()
         if meta.createable
         and not meta.nillable
         and meta.type != "boolean"
         and name in _REQUIRED_ON_CREATE
-        and values.get(name) in (None, "")
-    )
+    ]
 
 
 # Required fields the sync can supply; others (Status, OwnerId) Salesforce defaults itself.
@@ -764,41 +858,27 @@ def _creation_refusal(
     )
 
 
-def _source_of(obj: ObjectSync, target_field: str, sf_object: str, *, to: System) -> str:
-    """The field a created record's target field was mapped from (for field_changes)."""
-    for m in obj.mappings_for(sf_object):
-        target, source = (
-            (m.salesforce, m.hubspot) if to is System.SALESFORCE else (m.hubspot, m.salesforce)
-        )
-        if target == target_field:
-            return source
-    return ""
-
-
 def _base_after_create(
-    obj: ObjectSync,
-    sf_object: str,
-    values: Mapping[str, Any],
-    snapshot: Snapshot,
-    *,
-    source: System,
+    table: MergeTable, values: Mapping[str, Any], *, source: System
 ) -> dict[str, str | None]:
     """After a create both sides hold the source record's values: they are the new base."""
-    read = canonical_from_hubspot if source is System.HUBSPOT else canonical_from_salesforce
     base: dict[str, str | None] = {}
-    for m in obj.mappings_for(sf_object):
-        raw = values.get(m.hubspot if source is System.HUBSPOT else m.salesforce)
-        converted = read(m, raw, snapshot.context)
+    for rule in table.rules:
+        m = rule.mapping
+        if source is System.HUBSPOT:
+            converted, _ = rule.read_hubspot(values.get(m.hubspot))
+        else:
+            converted, _ = rule.read_salesforce(values.get(m.salesforce))
         if converted.ok:
             base[m.key] = converted.value if converted.value is not None else ""
     return base
 
 
-def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
+def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan, tables: _Tables) -> None:
     obj = snapshot.obj
     if not (obj.create_in_hubspot and obj.direction.to_hubspot):
         return
-    mapped = salesforce_to_hubspot(sf.values, obj, sf.object, context=snapshot.context)
+    mapped = tables.to_hubspot(sf.object).map(sf.values)  # salesforce_to_hubspot
     for issue in mapped.issues:
         out.refusals.append(
             Refusal(
@@ -816,11 +896,12 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
             )
         )
     values = {**dict(obj.hubspot_defaults), **mapped.non_blank()}
+    sources = tables.sources(sf.object, to=System.HUBSPOT)
     changes = tuple(
         Change(
             "salesforce_to_hubspot",
             f,
-            _source_of(obj, f, sf.object, to=System.HUBSPOT),
+            sources.get(f, ""),
             None,
             v,
             "created",
@@ -830,7 +911,7 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan) -> None:
     id_property = HUBSPOT_ID_PROPERTIES.get(obj.hubspot_object)
     if id_property:  # the new record's identity (its match key), not a synced field
         values[id_property] = sf.id
-    base = _base_after_create(obj, sf.object, sf.values, snapshot, source=System.SALESFORCE)
+    base = _base_after_create(tables.merge(sf.object), sf.values, source=System.SALESFORCE)
     company = None
     if sf.object in ("Contact", "Opportunity") and sf.values.get("AccountId"):
         company = str(sf.values["AccountId"])

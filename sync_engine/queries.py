@@ -384,16 +384,20 @@ def recent_field_writes(
     min_cycle: int,
     object: str | None = None,
     hs_ids: Iterable[str] | None = None,
+    min_writes: int = 1,
 ) -> list[SyncWrite]:
     """The values the sync wrote from cycle min_cycle on, oldest first: `loops.detect_loops`'s
-    input (pass `current_cycle - window_cycles + 1`)."""
+    input (pass `current_cycle - window_cycles + 1`). min_writes: only the fields (object,
+    hs_id, field) written that often since (loop detection skips the others; after an initial
+    sync nearly every field was written once)."""
     ids = list(hs_ids) if hs_ids is not None else None
     rows = conn.execute(
         'SELECT object, hs_id, sf_id, field, system_written, value, "at", cycle, origin, '
         "sf_object FROM field_history WHERE cycle >= ? AND (?::VARCHAR IS NULL OR object = ?) "
         "AND (NOT ? OR hs_id IN (SELECT unnest(?::VARCHAR[]))) "
+        "QUALIFY count(*) OVER (PARTITION BY object, hs_id, field) >= ? "
         'ORDER BY cycle, "at", object, hs_id, field',
-        [min_cycle, object, object, ids is not None, ids or []],
+        [min_cycle, object, object, ids is not None, ids or [], min_writes],
     ).fetchall()
     return [
         SyncWrite(
