@@ -299,15 +299,16 @@ def _cycle_meter(engine: Any, cycles: list[dict[str, Any]]) -> None:
 def engine_process(conn: Any, env: dict[str, str], config_path: str, db_path: str) -> None:
     """The child process: builds the engine as the CLI does and answers the bench's commands."""
     from sync_engine.config import load_config
-    from sync_engine.runtime import build_engine
+    from sync_engine.runtime import build_engine, prepare_engine_process, settle_engine_process
     from sync_engine.settings import load_settings
-    from sync_engine.store import ENGINE_PROFILE, AuditStore, use_profile
+    from sync_engine.store import AuditStore
 
-    use_profile(ENGINE_PROFILE)  # as `python -m sync_engine run` does
+    prepare_engine_process()  # as `python -m sync_engine run` does
     settings = load_settings(env, secrets_path=Path(db_path).with_suffix(".none.toml"))
     engine = build_engine(
         settings, config=load_config(Path(config_path)), store=AuditStore(Path(db_path))
     )
+    settle_engine_process()
     child = _Child(engine)
     while True:
         command, args = conn.recv()

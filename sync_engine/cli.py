@@ -83,11 +83,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace) -> SyncEngine:
-    from sync_engine.runtime import build_engine, resolve_settings
-    from sync_engine.store import ENGINE_PROFILE, use_profile
+    from sync_engine.runtime import (
+        build_engine,
+        prepare_engine_process,
+        resolve_settings,
+        settle_engine_process,
+    )
 
-    use_profile(ENGINE_PROFILE)  # this process only syncs: a small DuckDB
-    return build_engine(resolve_settings())
+    prepare_engine_process()  # this process only syncs
+    engine = build_engine(resolve_settings())
+    settle_engine_process()
+    return engine
 
 
 def cmd_once(args: argparse.Namespace) -> int:

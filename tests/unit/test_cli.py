@@ -41,3 +41,20 @@ def test_bad_input_is_one_clear_line_not_a_traceback(args, fragment):
     assert result.returncode == 2
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_engine_process_freezes_its_startup_objects_and_collects_less_often() -> None:
+    """`once`/`run` settle the process after building the engine: start-up objects leave the
+    collector's walk and young objects are collected per 10,000, not per 700."""
+    import gc
+
+    from sync_engine.runtime import ENGINE_GC_THRESHOLD, settle_engine_process
+
+    before = gc.get_threshold()
+    try:
+        settle_engine_process()
+        assert gc.get_threshold() == ENGINE_GC_THRESHOLD
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
