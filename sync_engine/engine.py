@@ -44,7 +44,6 @@ from sync_engine.errors import (
     classify,
 )
 from sync_engine.inclusion import matcher
-from sync_engine.loops import SyncWrite
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.matching import normalize_company_name, normalize_domain, normalize_email
 from sync_engine.models import HUBSPOT_ID_PROPERTIES, FieldMeta, PropertyMeta, System
@@ -65,8 +64,10 @@ from sync_engine.retry import backoff
 from sync_engine.store import (
     ApiUsage,
     AuditStore,
+    Columns,
     Duplicate,
     FieldChange,
+    FieldWrite,
     StoreWriter,
     SyncedValue,
     SyncError,
@@ -934,50 +935,52 @@ class SyncEngine:
         system: System,
         done: list[tuple[Write, str, str]],
     ) -> None:
-        """Audit rows, new links, new bases and the mirror update for the records written."""
-        tx.link_many(
-            LinkRow(obj.name, hs_id, w.sf_object, sf_id, match_key=w.key)
+        """Audit rows, new links, new bases and the mirror update for the records written.
+
+        The rows go to the store column by column (`Columns`): a batch has thousands of them."""
+        same = {"object": obj.name}
+        created = [
+            (hs_id, w.sf_object, sf_id, w.key)
             for w, hs_id, sf_id in done
             if w.op in ("create", "upsert")
-        )
-        tx.record_changes(
-            FieldChange(
-                object=obj.name,
-                direction=c.direction,
-                field=c.field,
-                old_value=c.old_value,
-                new_value=c.new_value,
-                hs_id=hs_id,
-                sf_id=sf_id,
-                reason=c.reason,
-                sf_object=w.sf_object,
-                source_field=c.source_field,
+        ]
+        tx.link_many(Columns.of(LinkRow, _LINK_COLUMNS, created, same=same))
+        changes = [
+            (
+                c.direction,
+                c.field,
+                c.old_value,
+                c.new_value,
+                hs_id,
+                sf_id,
+                c.reason,
+                w.sf_object,
+                c.source_field,
             )
             for w, hs_id, sf_id in done
             for c in w.changes
-        )
-        tx.set_synced_values(
-            SyncedValue(obj.name, hs_id, sf_id, key, value)
+        ]
+        tx.record_changes(Columns.of(FieldChange, _CHANGE_COLUMNS, changes, same=same))
+        bases = [
+            (hs_id, sf_id, key, value, w.sf_object, w.op)
             for w, hs_id, sf_id in done
             for key, value in w.new_base.items()
+        ]
+        synced = [b[:4] for b in bases]
+        tx.set_synced_values(Columns.of(SyncedValue, _BASE_COLUMNS, synced, same=same))
+        history = Columns.of(  # what loop detection compares, in one spelling per field
+            FieldWrite,
+            (*_BASE_COLUMNS, "sf_object"),
+            [b[:5] for b in bases if b[5] == "update"],
+            same={
+                **same,
+                "system_written": str(system),
+                "at": tx.now,
+                "cycle": tx.run_id or 0,
+                "origin": "sync",
+            },
         )
-        tx.record_field_history(  # what loop detection compares, in one spelling per field
-            SyncWrite(
-                object=obj.name,
-                hs_id=hs_id,
-                sf_id=sf_id,
-                field=key,
-                system_written=str(system),
-                value=value,
-                at=tx.now,
-                cycle=tx.run_id or 0,
-                origin="sync",
-                sf_object=w.sf_object,
-            )
-            for w, hs_id, sf_id in done
-            if w.op == "update"
-            for key, value in w.new_base.items()
-        )
+        tx.record_field_history(history)
         written = [
             (sf_id if system is System.SALESFORCE else hs_id, dict(w.values))
             for w, hs_id, sf_id in done
@@ -1097,13 +1100,17 @@ def _new_cursors(records: Sequence[Record]) -> list[tuple[tuple[str, str], datet
     return [(key, stamp, rid) for key, (stamp, rid) in newest.items()]
 
 
+_WRITE_FIELDS = tuple(f.name for f in fields(Write))
+_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
 def _staged(write: Write) -> dict[str, Any]:
     """A Write as JSON-able data (shallow: `asdict` deep-copies every value, a tenth of a
     create batch's CPU)."""
-    data = {f.name: getattr(write, f.name) for f in fields(Write)}
+    data = {name: getattr(write, name) for name in _WRITE_FIELDS}
     data["system"] = str(write.system)
     data["values"], data["new_base"] = dict(write.values), dict(write.new_base)
-    data["changes"] = [{f.name: getattr(c, f.name) for f in fields(Change)} for c in write.changes]
+    data["changes"] = [{name: getattr(c, name) for name in _CHANGE_FIELDS} for c in write.changes]
     return data
 
 
@@ -1398,6 +1405,22 @@ def _conflict_row(obj: ObjectSync, pc: Any) -> ConflictRow:
         hs_changed_at=pc.hs_changed_at,
         sf_changed_at=pc.sf_changed_at,
     )
+
+
+# The columns _record_successes gives the store, in the order of its tuples.
+_LINK_COLUMNS = ("hs_id", "sf_object", "sf_id", "match_key")
+_CHANGE_COLUMNS = (
+    "direction",
+    "field",
+    "old_value",
+    "new_value",
+    "hs_id",
+    "sf_id",
+    "reason",
+    "sf_object",
+    "source_field",
+)
+_BASE_COLUMNS = ("hs_id", "sf_id", "field", "value")
 
 
 def _usage_rows(calls: Sequence[ApiCall]) -> list[ApiUsage]:

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from sync_engine.models import System
 from sync_engine.plan import Record
+from sync_engine.store import BATCH, execute_with
 
 _COLUMNS = (
     "system",
@@ -37,8 +38,13 @@ _COLUMNS = (
 )
 
 
+# json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":")), without building an
+# encoder per call.
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+
+
 def _to_json(values: Any) -> str:
-    return json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(values)
 
 
 # A row read again is a change when its deletion or any value other than these stamps differs.
@@ -284,12 +290,10 @@ def apply_written(
     frame = pa.table(
         {"id": [rid for rid, _ in written], "patch": [_to_json(v) for _, v in written]}
     )
-    conn.register("__mirror_written", frame)
-    try:
-        conn.execute(
-            "UPDATE records SET payload = json_merge_patch(records.payload, w.patch::JSON) "
-            "FROM __mirror_written w WHERE records.system = ? AND records.id = w.id",
-            [str(system)],
-        )
-    finally:
-        conn.unregister("__mirror_written")
+    execute_with(
+        conn,
+        "UPDATE records SET payload = json_merge_patch(records.payload, w.patch::JSON) "
+        f"FROM {BATCH} w WHERE records.system = ? AND records.id = w.id",
+        frame,
+        [str(system)],
+    )

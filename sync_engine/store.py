@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -508,7 +508,7 @@ def to_text(value: Any) -> str | None:
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, sort_keys=True, default=str)
+        return _JSON.encode(value)
     return str(value)
 
 
@@ -518,10 +518,14 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# json.dumps(value, sort_keys=True, default=str), without building an encoder per call.
+_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def _json(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, sort_keys=True, default=str)
+    return _JSON.encode(value)
 
 
 def cluster_id(system: str, object: str, match_key: str) -> str:
@@ -535,9 +539,16 @@ class SecretLeakError(ValueError):
 
 
 def find_secret(values: Iterable[str | None], secrets: Sequence[str]) -> bool:
-    """True when any value contains any of the secrets (short strings are not secrets)."""
+    """True when any value contains any of the secrets (short strings are not secrets).
+
+    The values are searched joined by NUL, once per secret rather than once per value and
+    secret: a secret without a NUL can only be found within one value."""
     real = [s for s in secrets if s and len(s) >= 8]
-    return bool(real) and any(v and any(s in v for s in real) for v in values)
+    if not real:
+        return False
+    texts = [v for v in values if v]
+    joined = "\x00".join(texts)
+    return any(s in joined if "\x00" not in s else any(s in v for v in texts) for s in real)
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,6 +744,83 @@ def _coerce(rows: Iterable[Any], cls: type[Row]) -> list[Row]:
     ]
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Rows of one table given column by column, as the engine builds a batch of thousands: a
+    list per column costs a fraction of a row object per row (`FieldChange`...), which the store
+    would only take apart into columns again.
+
+    `row` is the row class whose fields name the columns; `columns` holds one value per row for
+    each column given so; `same` one value for every row (the object, the system); a field in
+    neither takes the row class's default. Validated as rows are: enums, aware datetimes, no
+    secrets."""
+
+    row: type
+    columns: Mapping[str, Sequence[Any]]
+    same: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        known = {f.name for f in fields(self.row)}
+        unknown = sorted((set(self.columns) | set(self.same)) - known)
+        if unknown:
+            raise TypeError(f"{self.row.__name__} has no field(s) {unknown}")
+        if not self.columns:
+            raise ValueError("Columns needs at least one column with a value per row")
+        if len({len(v) for v in self.columns.values()}) > 1:
+            raise ValueError(f"{self.row.__name__} columns of different lengths")
+
+    @classmethod
+    def of(
+        cls,
+        row: type,
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        same: Mapping[str, Any],
+    ) -> Columns:
+        """From rows as tuples of values in the order of names (transposed in one pass)."""
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return cls(row, dict(zip(names, values, strict=True)), same=same)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def values(self, name: str) -> Sequence[Any]:
+        """The column's value per row, whichever way it was given."""
+        if name in self.columns:
+            return self.columns[name]
+        return [self._constant(name)] * len(self)
+
+    def _constant(self, name: str) -> Any:
+        if name in self.same:
+            return self.same[name]
+        return _default(next(f for f in fields(self.row) if f.name == name), self.row)
+
+    def take(self, indices: Sequence[int]) -> Columns:
+        """Only these rows, in this order."""
+        return replace(self, columns={k: [v[i] for i in indices] for k, v in self.columns.items()})
+
+
+def _default(f: Field[Any], cls: type) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    raise TypeError(f"{cls.__name__} needs a value for {f.name!r}")
+
+
+def _columns_of(rows: Iterable[Any] | Columns, cls: type) -> Columns | None:
+    """A batch as Columns of cls, from Columns or rows (see `_coerce`); None when empty."""
+    if isinstance(rows, Columns):
+        if rows.row is not cls:
+            raise TypeError(f"expected {cls.__name__} columns, got {rows.row.__name__}")
+        return rows if len(rows) else None
+    batch = _coerce(rows, cls)
+    if not batch:
+        return None
+    return Columns(cls, {f.name: [getattr(r, f.name) for r in batch] for f in fields(cls)})
+
+
 # --------------------------------------------------------------------------------------------
 # Locking: one in-memory host per process, the file attached in one mode at a time
 
@@ -845,6 +933,7 @@ class _Gate:
         self.schema_checked = False  # ensure_schema ran on this attachment
         self.idle_since: float | None = None  # a read-write attachment kept with no user
         self.reaper: threading.Thread | None = None
+        self.queue = _WaitQueue(path)  # probed only: who else waits for the file
 
 
 _GATES: dict[Path, _Gate] = {}
@@ -872,7 +961,10 @@ if hasattr(os, "register_at_fork"):
 
 def _gate(path: Path) -> _Gate:
     with _GATES_LOCK:
-        return _GATES.setdefault(path, _Gate(path))
+        gate = _GATES.get(path)
+        if gate is None:  # a gate seeds its own random generator: not one per call
+            gate = _GATES[path] = _Gate(path)
+        return gate
 
 
 def _held() -> dict[Path, list[str]]:
@@ -934,13 +1026,14 @@ def _session(gate: _Gate, *, write: bool, deadline: float) -> Iterator[duckdb.Du
 
 # A read-write attachment outlives its session this long: a writer committing batch after batch
 # keeps one attachment instead of paying DuckDB's checkpoint on every DETACH (~10 ms each), while
-# another process that wants the file (it queues on the `.waiters` file) gets it within ~50 ms.
+# another process that wants the file (it queues on the `.waiters` file) gets it at the end of
+# the session in progress, or within _REAP_POLL while the attachment lingers unused.
 LINGER_SECONDS = 0.5
-_REAP_POLL = 0.05
+_REAP_POLL = 0.2
 
 
 def _others_waiting(gate: _Gate) -> bool:
-    return _WaitQueue(gate.path).others_waiting()
+    return gate.queue.others_waiting()
 
 
 def _detach(gate: _Gate) -> None:
@@ -961,16 +1054,22 @@ def _ensure_reaper(gate: _Gate) -> None:
 
 
 def _reap(gate: _Gate) -> None:
+    """While sessions are open, sleep until the last one ends (it notifies); while the
+    attachment lingers, wake at its deadline, and every _REAP_POLL to see whether another
+    process queued for the file (a probe of the `.waiters` lock: no cheaper signal crosses
+    processes)."""
     with gate.cond:
         while gate.mode == "rw":
             idle = gate.idle_since
-            if not gate.users and idle is not None:
-                expired = time.monotonic() - idle >= LINGER_SECONDS
-                if expired or _others_waiting(gate):
-                    _detach(gate)
-                    gate.cond.notify_all()
-                    break
-            gate.cond.wait(_REAP_POLL)
+            if gate.users or idle is None:
+                gate.cond.wait()
+                continue
+            left = idle + LINGER_SECONDS - time.monotonic()
+            if left <= 0 or _others_waiting(gate):
+                _detach(gate)
+                gate.cond.notify_all()
+                break
+            gate.cond.wait(min(left, _REAP_POLL))
 
 
 def _release_all() -> None:
@@ -1186,8 +1285,6 @@ class StoreWriter:
     """What can be written inside `AuditStore.write()`. Every method runs in the open transaction;
     `conn` is that transaction's connection, for the lookups in `sync_engine.queries`."""
 
-    _batch_names = itertools.count()
-
     def __init__(
         self,
         conn: duckdb.DuckDBPyConnection,
@@ -1288,22 +1385,25 @@ class StoreWriter:
 
     # -- audit rows -------------------------------------------------------------------------
 
-    def record_changes(self, rows: Iterable[FieldChange | Mapping[str, Any]]) -> int:
-        return self._insert(_coerce(rows, FieldChange))
+    def record_changes(self, rows: Iterable[FieldChange | Mapping[str, Any]] | Columns) -> int:
+        return self._insert(_columns_of(rows, FieldChange))
 
-    def record_conflicts(self, rows: Iterable[Conflict | Mapping[str, Any]]) -> int:
-        return self._insert(_coerce(rows, Conflict))
+    def record_conflicts(self, rows: Iterable[Conflict | Mapping[str, Any]] | Columns) -> int:
+        return self._insert(_columns_of(rows, Conflict))
 
-    def record_api_usage(self, rows: Iterable[ApiUsage | Mapping[str, Any]]) -> int:
-        return self._insert(_coerce(rows, ApiUsage))
+    def record_api_usage(self, rows: Iterable[ApiUsage | Mapping[str, Any]] | Columns) -> int:
+        return self._insert(_columns_of(rows, ApiUsage))
 
-    def record_field_history(self, rows: Iterable[Any]) -> int:
-        """Values written this batch (FieldWrite, loops.SyncWrite or mappings); cycle defaults
-        to the row's run id."""
-        batch = [
-            w if w.cycle is not None else replace(w, cycle=w.run_id or self.run_id)
-            for w in _coerce(rows, FieldWrite)
-        ]
+    def record_field_history(self, rows: Iterable[Any] | Columns) -> int:
+        """Values written this batch (FieldWrite, loops.SyncWrite, mappings or FieldWrite
+        Columns); cycle defaults to the row's run id."""
+        batch = _columns_of(rows, FieldWrite)
+        if batch is not None and None in batch.values("cycle"):
+            cycles = [
+                cycle if cycle is not None else run_id or self.run_id
+                for cycle, run_id in zip(batch.values("cycle"), batch.values("run_id"), strict=True)
+            ]
+            batch = replace(batch, columns={**batch.columns, "cycle": cycles})
         return self._insert(batch)
 
     def stage_creates(
@@ -1319,21 +1419,18 @@ class StoreWriter:
             return
         frame = pa.table(  # one columnar insert: executemany goes row by row
             {
-                "source_id": [src for src, _k, _w in batch],
+                "source_id": pa.array([src for src, _k, _w in batch], type=pa.string()),
                 "key": pa.array([key for _s, key, _w in batch], type=pa.string()),
-                "write": [w for _s, _k, w in batch],
+                "write": pa.array([w for _s, _k, w in batch], type=pa.string()),
             }
         )
-        name = f"__stage_{next(self._batch_names)}"
-        self.conn.register(name, frame)
-        try:
-            self.conn.execute(
-                "INSERT INTO pending_creates (object, system, source_id, key, write, run_id, "
-                f'"at") SELECT ?, ?, source_id, key, write::JSON, ?, ? FROM {name}',
-                [object, system, self.run_id, self.now],
-            )
-        finally:
-            self.conn.unregister(name)
+        execute_with(
+            self.conn,
+            "INSERT INTO pending_creates (object, system, source_id, key, write, run_id, "
+            f'"at") SELECT ?, ?, source_id, key, write::JSON, ?, ? FROM {BATCH}',
+            frame,
+            [object, system, self.run_id, self.now],
+        )
 
     def settle_creates(self, object: str, system: str, source_ids: Iterable[str]) -> None:
         """The creates of these source records are committed (or known not to have happened)."""
@@ -1356,13 +1453,12 @@ class StoreWriter:
         """Upsert errors by (system, object, record_id, code, field). A recurring error bumps
         attempts and last_seen; a resolved one reopens; an ignored one stays ignored."""
         batch = _last_per_key(
-            _coerce(rows, SyncError), lambda e: (e.system, e.object, e.record_id, e.code, e.field)
+            _columns_of(rows, SyncError), ("system", "object", "record_id", "code", "field")
         )
-        if not batch:
+        if batch is None:
             return 0
         frame = self._frame(batch, extra={"first_seen": "last_seen"})
-        with self._registered(frame) as src:
-            self.conn.execute(_ERROR_MERGE.format(src=src))
+        execute_with(self.conn, _ERROR_MERGE.format(src=BATCH), frame)
         return len(batch)
 
     def resolve_errors(
@@ -1399,15 +1495,21 @@ class StoreWriter:
         if not ids:
             return 0
         kept = sorted({f"{rid}\x1f{fld or ''}" for rid, fld in still_refused})
-        found = self.conn.execute(
+        sql = (
             "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
             "WHERE system = ? AND record_id IN (SELECT unnest(?::VARCHAR[])) "
-            "AND status IN ('open', 'retrying') AND NOT list_contains(?::VARCHAR[], code) "
-            "AND NOT list_contains(?::VARCHAR[], record_id || chr(31) || coalesce(field, '')) "
-            "RETURNING error_id",
-            [self.now, by, system, ids, list(keep_codes), kept],
-        ).fetchall()
-        return len(found)
+            "AND status IN ('open', 'retrying')"
+        )
+        params: list[Any] = [self.now, by, system, ids]
+        if keep_codes:  # each condition only when it can exclude something: cheaper to run
+            sql += " AND NOT list_contains(?::VARCHAR[], code)"
+            params.append(list(keep_codes))
+        if kept:
+            sql += (
+                " AND NOT list_contains(?::VARCHAR[], record_id || chr(31) || coalesce(field, ''))"
+            )
+            params.append(kept)
+        return len(self.conn.execute(sql + " RETURNING error_id", params).fetchall())
 
     def set_error_status(
         self, error_id: int, status: str, *, actor: str, note: str | None = None
@@ -1436,15 +1538,15 @@ class StoreWriter:
 
     def record_duplicates(self, rows: Iterable[Duplicate | Mapping[str, Any]]) -> list[str]:
         """Upsert clusters by (system, object, match_key); returns their cluster ids."""
-        batch = _last_per_key(_coerce(rows, Duplicate), lambda d: d.cluster_id)
-        if not batch:
+        rows = _last_per_key_rows(_coerce(rows, Duplicate), lambda d: d.cluster_id)
+        batch = _columns_of(rows, Duplicate)
+        if batch is None:
             return []
         frame = self._frame(batch, extra={"last_seen": "detected_at"})
-        ids = pa.array([d.cluster_id for d in batch], pa.string())
+        ids = pa.array([d.cluster_id for d in rows], pa.string())
         frame = frame.append_column("cluster_id", ids)
-        with self._registered(frame) as src:
-            self.conn.execute(_DUPLICATE_MERGE.format(src=src))
-        return [d.cluster_id for d in batch]
+        execute_with(self.conn, _DUPLICATE_MERGE.format(src=BATCH), frame)
+        return [d.cluster_id for d in rows]
 
     def set_duplicate_status(self, cluster: str, status: str, *, actor: str) -> None:
         status = _check("duplicates", "status", status)
@@ -1491,14 +1593,13 @@ class StoreWriter:
     ) -> None:
         self.link_many([Link(object, hs_id, sf_object, sf_id, match_key=match_key)])
 
-    def link_many(self, rows: Iterable[Link | Mapping[str, Any]]) -> int:
+    def link_many(self, rows: Iterable[Link | Mapping[str, Any]] | Columns) -> int:
         """Upsert links by (object, hs_id). Re-linking (a Lead converted to a Contact) keeps the
         previous Salesforce record in previous_sf_object/previous_sf_id."""
-        batch = _last_per_key(_coerce(rows, Link), lambda k: (k.object, k.hs_id))
-        if not batch:
+        batch = _last_per_key(_columns_of(rows, Link), ("object", "hs_id"))
+        if batch is None:
             return 0
-        with self._registered(self._frame(batch)) as src:
-            self.conn.execute(_LINK_MERGE.format(src=src))
+        execute_with(self.conn, _LINK_MERGE.format(src=BATCH), self._frame(batch))
         return len(batch)
 
     def unlink(self, object: str, *, hs_id: str) -> int:
@@ -1521,15 +1622,16 @@ class StoreWriter:
             [system, object] + [_utc(modstamp), last_id, self.now, self.run_id] * 2,
         )
 
-    def set_synced_values(self, rows: Iterable[SyncedValue | Mapping[str, Any]]) -> int:
-        """Upsert the agreed value per (object, hs_id, sf_id, field)."""
-        batch = _last_per_key(
-            _coerce(rows, SyncedValue), lambda v: (v.object, v.hs_id, v.sf_id, v.field)
-        )
-        if not batch:
+    def set_synced_values(self, rows: Iterable[SyncedValue | Mapping[str, Any]] | Columns) -> int:
+        """Upsert the agreed value per (object, hs_id, sf_id, field): the rows of those keys are
+        replaced. (DuckDB updates rows scattered over a table several times slower than it
+        deletes and appends them; a MERGE costs as much again.)"""
+        batch = _last_per_key(_columns_of(rows, SyncedValue), ("object", "hs_id", "sf_id", "field"))
+        if batch is None:
             return 0
-        with self._registered(self._frame(batch)) as src:
-            self.conn.execute(_SYNCED_MERGE.format(src=src))
+        frame = self._frame(batch)
+        execute_with(self.conn, _SYNCED_DELETE.format(src=BATCH), frame)
+        execute_with(self.conn, _insert_sql("synced_values", frame), frame)
         return len(batch)
 
     def set_paused(self, paused: bool, *, actor: str, reason: str | None = None) -> None:
@@ -1556,63 +1658,58 @@ class StoreWriter:
 
     # -- bulk insert machinery --------------------------------------------------------------
 
-    def _insert(self, rows: Sequence[Any]) -> int:
-        if not rows:
+    def _insert(self, batch: Columns | None) -> int:
+        if batch is None:
             return 0
-        table = TABLE[type(rows[0]).TABLE]
-        frame = self._frame(rows)
-        cols = ", ".join(_q(c) for c in frame.column_names)
-        with self._registered(frame) as src:
-            self.conn.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {src}")
-        return len(rows)
+        frame = self._frame(batch)
+        execute_with(self.conn, _insert_sql(TABLE[batch.row.TABLE].name, frame), frame)
+        return len(batch)
 
-    def _frame(self, rows: Sequence[Any], *, extra: Mapping[str, str] | None = None) -> pa.Table:
+    def _frame(self, batch: Columns, *, extra: Mapping[str, str] | None = None) -> pa.Table:
         """An Arrow table of the rows, columns typed from the schema; validated: enums, aware
-        datetimes, no secrets. extra copies one column under another name (first_seen)."""
-        cls = type(rows[0])
+        datetimes, no secrets. A column with one value for every row is validated once. extra
+        copies one column under another name (first_seen)."""
+        cls = batch.row
         table = TABLE[cls.TABLE]
         renames = _RENAMES.get(table.name, {})
         arrays: dict[str, pa.Array] = {}
         for f in fields(cls):
             name = renames.get(f.name, f.name)
-            values = [getattr(r, f.name) for r in rows]
-            arrays[name] = self._column(table, table.column(name), values)
+            column = table.column(name)
+            if f.name in batch.columns:
+                arrays[name] = self._column(table, column, batch.columns[f.name])
+            else:
+                one = self._column(table, column, [batch._constant(f.name)])
+                arrays[name] = pa.repeat(one[0], len(batch))
         for target, source in (extra or {}).items():
             arrays[target] = arrays[source]
         return pa.table(arrays)
 
-    def _column(self, table: Table, column: Column, values: list[Any]) -> pa.Array:
+    def _column(self, table: Table, column: Column, values: Sequence[Any]) -> pa.Array:
         kind = column.type
         if column.name == "run_id":
             values = [self.run_id if v is None else v for v in values]
         elif kind == "TIMESTAMPTZ":
             values = [self.now if v is None else _utc(v) for v in values]
-        elif kind == "VARCHAR":
-            values = [to_text(v) for v in values]
+        elif kind == "VARCHAR":  # to_text, without a call for what is text already
+            values = [v if v is None or type(v) is str else to_text(v) for v in values]
         elif kind == "JSON":
             values = [_json(v) for v in values]
         elif kind == "VARCHAR[]":
             values = [None if v is None else [to_text(x) for x in v] for v in values]
         allowed = ENUMS.get((table.name, column.name))
         if allowed:
-            bad = sorted({str(v) for v in values if v not in allowed})
+            distinct = set(values)
+            bad = sorted({str(v) for v in distinct if v not in allowed})
             if bad:
                 raise ValueError(f"{table.name}.{column.name}: {bad} not in {list(allowed)}")
-            values = [str(v) for v in values]
+            if any(type(v) is not str for v in distinct):  # a StrEnum is stored as its value
+                values = [str(v) for v in values]
         if kind in ("VARCHAR", "JSON") and find_secret(values, self._secrets):
             raise SecretLeakError(f"refusing to store a secret in {table.name}.{column.name}")
         if kind == "VARCHAR[]" and find_secret((x for v in values if v for x in v), self._secrets):
             raise SecretLeakError(f"refusing to store a secret in {table.name}.{column.name}")
         return pa.array(values, type=_ARROW_TYPES[kind])
-
-    @contextlib.contextmanager
-    def _registered(self, frame: pa.Table) -> Iterator[str]:
-        name = f"__batch_{next(self._batch_names)}"
-        self.conn.register(name, frame)
-        try:
-            yield name
-        finally:
-            self.conn.unregister(name)
 
 
 def _check(table: str, column: str, value: str) -> str:
@@ -1623,9 +1720,44 @@ def _check(table: str, column: str, value: str) -> str:
     return str(value)
 
 
-def _last_per_key(rows: Sequence[Row], key: Callable[[Row], Any]) -> list[Row]:
+def _last_per_key_rows(rows: Sequence[Row], key: Callable[[Row], Any]) -> list[Row]:
     """One row per key, the last one winning: a MERGE may not touch a target row twice."""
     return list({key(r): r for r in rows}.values())
+
+
+def _last_per_key(batch: Columns | None, key: Sequence[str]) -> Columns | None:
+    """One row per key (in the order keys first appear), the last one winning, as
+    `_last_per_key_rows` does for rows. A key column with one value for all rows is no part
+    of what tells rows apart."""
+    if batch is None:
+        return None
+    varying = [batch.columns[name] for name in key if name in batch.columns]
+    if not varying:
+        return batch.take([len(batch) - 1]) if len(batch) > 1 else batch
+    last = {k: i for i, k in enumerate(zip(*varying, strict=True))}
+    if len(last) == len(batch):
+        return batch
+    return batch.take(list(last.values()))
+
+
+BATCH = "_arrow_batch"  # the name by which `execute_with`'s SQL reads its Arrow table
+
+
+def execute_with(
+    conn: duckdb.DuckDBPyConnection, sql: str, frame: pa.Table, params: Sequence[Any] = ()
+) -> duckdb.DuckDBPyConnection:
+    """Run sql, which reads the Arrow table `frame` as `_arrow_batch` (`BATCH`).
+
+    DuckDB finds a table the catalog lacks among the calling Python function's variables (a
+    replacement scan): registering the table as a view and dropping it again costs about as
+    much as a whole statement of the engine's (~0.5 ms each, several per batch)."""
+    _arrow_batch = frame  # read by DuckDB, by this name
+    return conn.execute(sql, list(params))
+
+
+def _insert_sql(table: str, frame: pa.Table) -> str:
+    cols = ", ".join(_q(c) for c in frame.column_names)
+    return f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {BATCH}"
 
 
 _ERROR_MERGE = """
@@ -1677,12 +1809,12 @@ WHEN NOT MATCHED THEN INSERT
 VALUES (s.object, s.hs_id, s.sf_object, s.sf_id, s.linked_at, s.match_key, s.run_id, s.linked_at)
 """
 
-_SYNCED_MERGE = """
-MERGE INTO synced_values t USING {src} s
-ON t.object = s.object AND t.hs_id = s.hs_id AND t.sf_id = s.sf_id AND t.field = s.field
-WHEN MATCHED THEN UPDATE SET value = s.value, synced_at = s.synced_at, run_id = s.run_id
-WHEN NOT MATCHED THEN INSERT (object, hs_id, sf_id, field, value, synced_at, run_id)
-VALUES (s.object, s.hs_id, s.sf_id, s.field, s.value, s.synced_at, s.run_id)
+# The rows of the batch's keys. The first IN is redundant but cheap: on one column DuckDB
+# filters the scan with a Bloom filter before the four-column match.
+_SYNCED_DELETE = """
+DELETE FROM synced_values
+WHERE hs_id IN (SELECT hs_id FROM {src})
+  AND (object, hs_id, sf_id, field) IN (SELECT object, hs_id, sf_id, field FROM {src})
 """
 
 __all__ = [
@@ -1697,6 +1829,7 @@ __all__ = [
     "TABLES",
     "ApiUsage",
     "AuditStore",
+    "Columns",
     "Conflict",
     "Duplicate",
     "FieldChange",
@@ -1708,6 +1841,7 @@ __all__ = [
     "SyncError",
     "SyncedValue",
     "cluster_id",
+    "execute_with",
     "find_secret",
     "is_lock_error",
     "schema_ddl",

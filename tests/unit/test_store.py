@@ -23,20 +23,23 @@ from sync_engine.budget import Quota, day_start
 from sync_engine.errors import RetriableError
 from sync_engine.loops import SyncWrite, detect_loops
 from sync_engine.matching import Candidate, clusters_of
-from sync_engine.models import Rule, System
+from sync_engine.models import Direction, Rule, System
 from sync_engine.store import (
     SCHEMA_VERSION,
     TABLES,
     ApiUsage,
     AuditStore,
+    Columns,
     Conflict,
     Duplicate,
     FieldChange,
     FieldWrite,
+    Link,
     SecretLeakError,
     StoreBusyError,
     SyncedValue,
     SyncError,
+    find_secret,
 )
 
 pytestmark = pytest.mark.unit
@@ -317,6 +320,161 @@ def test_secrets_are_never_written(tmp_path: Path) -> None:
         tx.audit("admin@example.com", "config_change", details={"token": token})
     assert count(store, "sync_errors") == 0 and count(store, "audit_log") == 0
     assert token.encode() not in store.path.read_bytes()
+
+
+def test_a_secret_is_found_in_one_value_never_across_two() -> None:
+    secret = "pat-na1-0123456789"
+    assert find_secret(["a", None, f"Bearer {secret}!"], [secret])
+    assert not find_secret(["pat-na1-", "0123456789"], [secret]), "split over two values"
+    assert not find_secret(["anything"], ["short"]), "short strings are not secrets"
+    assert find_secret(["x", "a\x00secret-b"], ["a\x00secret-b"]), "a secret with a NUL"
+    assert not find_secret(["a", "secret-b"], ["a\x00secret-b"])
+
+
+# --------------------------------------------------------------------------------------------
+# Columns: a batch given column by column is the same rows as row objects
+
+
+def _table_rows(store: AuditStore, table: str) -> list[tuple[object, ...]]:
+    with store.read() as conn:
+        return sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+
+
+def test_columns_write_the_same_rows_as_row_objects(tmp_path: Path, clock: FakeClock) -> None:
+    changes = [
+        FieldChange("contact", "hubspot_to_salesforce", "Phone", None, 5, hs_id="1", sf_id=LEAD),
+        FieldChange("contact", "hubspot_to_salesforce", "Title", "CTO", "CEO", hs_id="2"),
+    ]
+    bases = [SyncedValue("contact", "1", LEAD, "phone", "5")] * 2 + [
+        SyncedValue("contact", "2", CONTACT, "jobtitle", None, run_id=7, at=T0)
+    ]
+    history = [FieldWrite("contact", "1", LEAD, "phone", System.SALESFORCE, "5", origin="sync")]
+    links = [Link("contact", "1", "Lead", LEAD), Link("contact", "1", "Contact", CONTACT, "k")]
+    by_rows, by_columns = (AuditStore(tmp_path / f"{n}.duckdb", clock=clock) for n in "ab")
+    with by_rows.write() as tx:
+        tx.start_run("initial")
+        assert tx.record_changes(changes) == 2
+        assert tx.set_synced_values(bases) == 2
+        assert tx.record_field_history(history) == 1
+        assert tx.link_many(links) == 1
+    with by_columns.write() as tx:
+        tx.start_run("initial")
+        columns = Columns(
+            FieldChange,
+            {
+                "field": ["Phone", "Title"],
+                "old_value": [None, "CTO"],
+                "new_value": [5, "CEO"],
+                "hs_id": ["1", "2"],
+                "sf_id": [LEAD, None],
+            },
+            same={"object": "contact", "direction": Direction.HUBSPOT_TO_SALESFORCE},
+        )
+        assert tx.record_changes(columns) == 2
+        assert (
+            tx.set_synced_values(
+                Columns(
+                    SyncedValue,
+                    {
+                        "hs_id": ["1", "1", "2"],
+                        "sf_id": [LEAD, LEAD, CONTACT],
+                        "field": ["phone", "phone", "jobtitle"],
+                        "value": ["5", "5", None],
+                        "run_id": [None, None, 7],
+                        "at": [None, None, T0],
+                    },
+                    same={"object": "contact"},
+                )
+            )
+            == 2
+        )
+        history_columns = Columns(
+            FieldWrite,
+            {"hs_id": ["1"], "sf_id": [LEAD], "field": ["phone"], "value": ["5"]},
+            same={"object": "contact", "system_written": System.SALESFORCE, "origin": "sync"},
+        )
+        assert tx.record_field_history(history_columns) == 1
+        link_columns = Columns(
+            Link,
+            {
+                "hs_id": ["1", "1"],
+                "sf_object": ["Lead", "Contact"],
+                "sf_id": [LEAD, CONTACT],
+                "match_key": [None, "k"],
+            },
+            same={"object": "contact"},
+        )
+        assert tx.link_many(link_columns) == 1
+    for table in ("field_changes", "synced_values", "field_history", "id_links"):
+        assert _table_rows(by_columns, table) == _table_rows(by_rows, table), table
+    assert _table_rows(by_columns, "field_history")[0][7] == 1, "cycle defaults to the run id"
+
+
+@pytest.mark.parametrize(
+    ("columns", "error", "message"),
+    [
+        (lambda: Columns(FieldChange, {"field": ["a", "b"], "hs_id": ["1"]}), ValueError, "lengt"),
+        (lambda: Columns(FieldChange, {"colour": ["red"]}), TypeError, "colour"),
+        (lambda: Columns(FieldChange, {}, same={"field": "a"}), ValueError, "at least one"),
+    ],
+)
+def test_malformed_columns_are_refused(columns: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        columns()  # type: ignore[operator]
+
+
+def test_columns_are_validated_as_rows_are_and_nothing_of_the_batch_is_kept(
+    tmp_path: Path,
+) -> None:
+    token = "pat-na1-0123456789abcdef"
+    store = AuditStore(tmp_path / "sync.duckdb", secrets=[token])
+    given = {"field": ["Phone"], "old_value": [None], "new_value": ["1"]}
+    same = {"object": "contact", "direction": "hubspot_to_salesforce"}
+    bad = [
+        (Columns(FieldChange, given, same={**same, "direction": "up"}), "up"),
+        (Columns(FieldChange, {**given, "direction": ["sideways"]}, same={"object": "c"}), "side"),
+        (Columns(FieldChange, given, same={"direction": "hubspot_to_salesforce"}), "object"),
+        (Columns(FieldChange, {**given, "at": [datetime(2026, 1, 1)]}, same=same), "naive"),
+        (Columns(FieldChange, given, same={**same, "reason": f"Bearer {token}"}), "secret"),
+        (Columns(FieldChange, {**given, "new_value": [token]}, same=same), "secret"),
+    ]
+    for columns, message in bad:
+        with pytest.raises((ValueError, TypeError), match=message), store.write() as tx:
+            tx.link("contact", "1", "Lead", LEAD)
+            tx.record_changes(columns)
+    assert count(store, "id_links") == 0 and count(store, "field_changes") == 0
+    assert token.encode() not in store.path.read_bytes()
+
+
+def test_a_synced_value_is_replaced_per_key_and_a_blank_key_never_matches(
+    store: AuditStore,
+) -> None:
+    with store.write() as tx:
+        tx.set_synced_values(
+            [
+                SyncedValue("contact", "1", LEAD, "phone", "1"),
+                SyncedValue("contact", "1", LEAD, "email", "a@example.com"),
+                SyncedValue("contact", "2", None, "phone", "2"),  # type: ignore[arg-type]
+            ]
+        )
+    with store.write() as tx:
+        tx.set_synced_values(
+            [
+                SyncedValue("contact", "1", LEAD, "phone", "3"),
+                SyncedValue("contact", "1", LEAD, "phone", "4"),  # the last of a batch wins
+                SyncedValue("contact", "2", None, "phone", "5"),  # type: ignore[arg-type]
+            ]
+        )
+    rows = _table_rows(store, "synced_values")
+    assert sorted((r[1], r[2], r[3], r[4]) for r in rows) == sorted(
+        [
+            ("1", LEAD, "email", "a@example.com"),
+            ("1", LEAD, "phone", "4"),
+            ("2", None, "phone", "2"),  # NULL equals nothing, as in a MERGE: a second row
+            ("2", None, "phone", "5"),
+        ],
+        key=repr,
+    )
 
 
 # --------------------------------------------------------------------------------------------
