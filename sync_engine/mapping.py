@@ -92,7 +92,10 @@ def normalize_domain(value: Any) -> str | None:
     if plain is not None:
         host = plain.group(1)
     else:
-        host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+        try:
+            host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+        except ValueError:  # `[x]`: brackets urlparse reads as a broken IP literal
+            return text  # not a URL: kept as typed rather than stopping the sync
     host = _WWW.sub("", host.rstrip("."))
     return host or None
 

@@ -46,7 +46,10 @@ def normalize_domain(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
-    host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    try:
+        host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    except ValueError:  # `[x]`, `http://[::1`: brackets urlparse reads as a broken IP literal
+        return None  # no domain to match on; the value itself still syncs as typed
     host = _DOMAIN_PREFIX.sub("", host.rstrip("."))
     return host if "." in host else None
 

@@ -77,6 +77,7 @@ def test_normalize_email_strips_lowercases_and_keeps_plus_addressing(
         ("http://shop.acme.co.uk", "shop.acme.co.uk"),
         ("WWW.ACME.COM.", "acme.com"),
         ("", None),
+        ("[X]", "[x]"),  # urlparse raises on it: kept as typed, the sync goes on
     ],
 )
 def test_normalize_domain(raw: str, expected: str | None) -> None:

@@ -268,11 +268,15 @@ def test_key_functions_compare_as_documented(transform: Transform) -> None:
 
 
 def reference_domain(value: Any) -> str | None:
-    """normalize_domain as it was: every value through urlparse."""
+    """normalize_domain as it was: every value through urlparse (what urlparse cannot read
+    is kept as typed)."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
-    host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    try:
+        host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+    except ValueError:
+        return text
     host = _WWW.sub("", host.rstrip("."))
     return host or None
 

@@ -44,6 +44,8 @@ def test_normalize_email(raw, expected):
         ("WWW.ACME.IO.", "acme.io"),
         ("localhost", None),
         ("", None),
+        ("[x]", None),  # urlparse raises on these: a typed domain must not stop the sync
+        ("http://[::1", None),
     ],
 )
 def test_normalize_domain(raw, expected):
