@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from sync_engine import queries
+from sync_engine import store as store_module
 from sync_engine.budget import Quota, day_start
 from sync_engine.errors import RetriableError
 from sync_engine.loops import SyncWrite, detect_loops
@@ -971,6 +972,40 @@ def test_a_writer_killed_mid_transaction_leaves_only_committed_batches(tmp_path:
     assert reasons == {"batch 1", "batch 2", "batch 3"}
     with store.write() as tx:  # and the engine can carry on writing
         tx.set_cursor("hubspot", "contacts", modstamp=T0, last_id="4")
+
+
+LINGERER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from sync_engine.store import AuditStore
+
+    store = AuditStore(Path(sys.argv[1]))
+    with store.write() as tx:
+        tx.start_run("scheduled")
+    print("committed", flush=True)
+    time.sleep(30)  # the attachment lingers: no release(), no further write
+    """
+)
+
+
+def test_an_idle_writers_lingering_attachment_is_handed_over_to_a_waiting_process(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "sync.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    lingerer = subprocess.Popen(
+        [sys.executable, "-c", LINGERER, str(db)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert lingerer.stdout is not None and lingerer.stdout.readline().strip() == "committed"
+        started = time.monotonic()
+        assert count(AuditStore(db, lock_timeout=5), "sync_runs") == 1
+        waited = time.monotonic() - started
+        assert waited < store_module.LINGER_SECONDS / 2, f"waited {waited:.2f} s for the file"
+    finally:
+        lingerer.kill()
+        lingerer.wait()
 
 
 HOLDER = textwrap.dedent(
