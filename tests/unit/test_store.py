@@ -282,6 +282,22 @@ def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(store: AuditS
     assert cursor.modstamp.utcoffset() == timedelta(0)
 
 
+def test_a_cursor_is_one_row_per_system_and_object_moved_by_each_batch(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    for n in range(3):
+        with store.write(run_id=n + 1) as tx:
+            tx.set_cursor("hubspot", "contacts", modstamp=T0 + timedelta(minutes=n), last_id=str(n))
+            tx.set_cursor("hubspot", "deals", modstamp=T0, last_id=f"d{n}")
+        clock.tick(seconds=1)
+    rows = _table_rows(store, "sync_cursors")
+    assert [(r[0], r[1], r[3], r[5]) for r in rows] == [
+        ("hubspot", "contacts", "2", 3),
+        ("hubspot", "deals", "d2", 3),
+    ]
+    assert rows[0][2] == T0 + timedelta(minutes=2) and rows[0][4] == T0 + timedelta(seconds=2)
+
+
 @pytest.mark.parametrize(
     ("write", "message"),
     [
