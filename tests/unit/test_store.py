@@ -282,6 +282,22 @@ def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(store: AuditS
     assert cursor.modstamp.utcoffset() == timedelta(0)
 
 
+def test_a_cursor_is_one_row_per_system_and_object_moved_by_each_batch(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    for n in range(3):
+        with store.write(run_id=n + 1) as tx:
+            tx.set_cursor("hubspot", "contacts", modstamp=T0 + timedelta(minutes=n), last_id=str(n))
+            tx.set_cursor("hubspot", "deals", modstamp=T0, last_id=f"d{n}")
+        clock.tick(seconds=1)
+    rows = _table_rows(store, "sync_cursors")
+    assert [(r[0], r[1], r[3], r[5]) for r in rows] == [
+        ("hubspot", "contacts", "2", 3),
+        ("hubspot", "deals", "d2", 3),
+    ]
+    assert rows[0][2] == T0 + timedelta(minutes=2) and rows[0][4] == T0 + timedelta(seconds=2)
+
+
 @pytest.mark.parametrize(
     ("write", "message"),
     [
@@ -972,6 +988,40 @@ def test_a_writer_killed_mid_transaction_leaves_only_committed_batches(tmp_path:
     assert reasons == {"batch 1", "batch 2", "batch 3"}
     with store.write() as tx:  # and the engine can carry on writing
         tx.set_cursor("hubspot", "contacts", modstamp=T0, last_id="4")
+
+
+LINGERER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from sync_engine.store import AuditStore
+
+    store = AuditStore(Path(sys.argv[1]))
+    with store.write() as tx:
+        tx.start_run("scheduled")
+    print("committed", flush=True)
+    time.sleep(30)  # the attachment lingers: no release(), no further write
+    """
+)
+
+
+def test_an_idle_writers_lingering_attachment_is_handed_over_to_a_waiting_process(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "sync.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    lingerer = subprocess.Popen(
+        [sys.executable, "-c", LINGERER, str(db)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert lingerer.stdout is not None and lingerer.stdout.readline().strip() == "committed"
+        started = time.monotonic()
+        assert count(AuditStore(db, lock_timeout=5), "sync_runs") == 1
+        waited = time.monotonic() - started
+        assert waited < store_mod.LINGER_SECONDS / 2, f"waited {waited:.2f} s for the file"
+    finally:
+        lingerer.kill()
+        lingerer.wait()
 
 
 HOLDER = textwrap.dedent(
