@@ -472,12 +472,13 @@ class SyncEngine:
                 self._recover_creates(run_id, obj)
             after: dict[System, mirror.Position] = {}
             while True:  # the changed records in chunks, oldest first: memory stays bounded
-                snapshot, considered = self.snapshot(obj, schema, after=after)
+                chunk = self._chunk(obj, schema, after=after)
+                snapshot, considered = chunk.snapshot, chunk.considered
                 if not considered:
                     break
                 decided = plan(replace(snapshot, held=held))
-                after = {s: mirror.position(rs[-1]) for s, rs in considered.items() if rs}
-                more = any(len(rs) >= DECIDE_CHUNK for rs in considered.values())
+                after, more = chunk.after, chunk.more
+                del chunk
                 if dry_run:  # what a dry run reports; a real cycle keeps no plan (memory)
                     report.plans.append(decided)
                 else:
@@ -641,30 +642,54 @@ class SyncEngine:
         return len(todo)
 
     def snapshot(
+        self, obj: ObjectSync, schema: SchemaInfo, *, only_hs: Sequence[str]
+    ) -> tuple[Snapshot, dict[System, list[Record]]]:
+        """What the plan of obj needs to decide exactly the HubSpot records only_hs (a test
+        segment): them, their partners, key-sharing records, links and bases."""
+        with self.store.read() as conn:
+            dirty_hs = mirror.by_ids(conn, System.HUBSPOT, only_hs)
+        chunk = self._load(obj, schema, dirty_hs, [], absorb=False)
+        return chunk.snapshot, chunk.considered
+
+    def _chunk(
+        self, obj: ObjectSync, schema: SchemaInfo, *, after: Mapping[System, mirror.Position]
+    ) -> _Chunk:
+        """The next DECIDE_CHUNK changed records per side after the positions `after`, with
+        what the plan needs to decide them."""
+        with self.store.read() as conn:
+            dirty_hs, dirty_sf = (
+                mirror.dirty(conn, system, objects, after=after.get(system), limit=DECIDE_CHUNK)
+                for system, objects in (
+                    (System.HUBSPOT, [obj.hubspot_object]),
+                    (System.SALESFORCE, list(obj.targets)),
+                )
+            )
+        chunk = self._load(obj, schema, dirty_hs, dirty_sf, absorb=True)
+        taken = {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
+        return replace(
+            chunk,
+            after={s: mirror.position(rs[-1]) for s, rs in taken.items() if rs},
+            more=any(len(rs) >= DECIDE_CHUNK for rs in taken.values()),
+        )
+
+    def _load(
         self,
         obj: ObjectSync,
         schema: SchemaInfo,
+        dirty_hs: list[Record],
+        dirty_sf: list[Record],
         *,
-        only_hs: Sequence[str] | None = None,
-        after: Mapping[System, mirror.Position] | None = None,
-    ) -> tuple[Snapshot, dict[System, list[Record]]]:
-        """What the plan of obj needs: the next DECIDE_CHUNK changed records per side after the
-        positions `after` (or, for a test segment, exactly the HubSpot records only_hs), their
-        partners, key-sharing records, links and bases."""
-        after = after or {}
+        absorb: bool,
+    ) -> _Chunk:
+        """Load the partners, key-sharing records, links and bases of the changed records.
+
+        With absorb, a loaded record that changed too, and whose decision needs nothing more
+        than what is loaded, is decided here as well (`_absorbable`): a pair is then loaded and
+        decided once, not once from each side's chunk (a large backlog loaded each record
+        about twice)."""
+        if not dirty_hs and not dirty_sf:
+            return _Chunk(_empty_snapshot(obj), {})
         with self.store.read() as conn:
-            if only_hs is None:
-                dirty_hs, dirty_sf = (
-                    mirror.dirty(conn, system, objects, after=after.get(system), limit=DECIDE_CHUNK)
-                    for system, objects in (
-                        (System.HUBSPOT, [obj.hubspot_object]),
-                        (System.SALESFORCE, list(obj.targets)),
-                    )
-                )
-            else:
-                dirty_hs, dirty_sf = mirror.by_ids(conn, System.HUBSPOT, only_hs), []
-            if not dirty_hs and not dirty_sf:
-                return _empty_snapshot(obj), {}
             first = _links_touching(conn, obj.name, _ids(dirty_hs), _ids(dirty_sf))
             by_hs = {link.hs_id: link for link in first}
             by_sf = {link.sf_id: link for link in first}
@@ -689,12 +714,32 @@ class SyncEngine:
             )
             # Only the links the plan can look up: those of the records it holds (not the org's).
             links = _links_touching(conn, obj.name, _ids(hs_records), _ids(sf_records))
-            pairs = [(h, by_hs[h].sf_id) for h in hs_ids if h in by_hs]
+            if absorb:
+                dirty_hs = dirty_hs + _absorbable(
+                    hs_records[len(dirty_hs) :],
+                    mirror.dirty_among(conn, System.HUBSPOT, _ids(hs_records[len(dirty_hs) :])),
+                    {link.hs_id: link.sf_id for link in links},
+                    _ids(sf_records),
+                    keys,
+                )
+                dirty_sf = dirty_sf + _absorbable(
+                    sf_records[len(dirty_sf) :],
+                    mirror.dirty_among(conn, System.SALESFORCE, _ids(sf_records[len(dirty_sf) :])),
+                    {link.sf_id: link.hs_id for link in links},
+                    _ids(hs_records),
+                    keys,
+                )
+            deciding = _ids(dirty_hs) | _ids(dirty_sf)
+            pairs = [
+                (link.hs_id, link.sf_id)
+                for link in links
+                if link.hs_id in deciding or link.sf_id in deciding
+            ]
             base_by_pair = synced_values_for(conn, obj.name, pairs)
             ours = [r.id for r in sf_records if r.modified_by == schema.integration_user_id]
             sf_last_written = last_salesforce_writes(conn, obj.name, ours)
         context = MappingContext.from_config(self.config, owners=schema.owners)
-        company_of = self._companies_of(obj, dirty_hs, by_hs)
+        company_of = self._companies_of(obj, dirty_hs, {link.hs_id: link for link in links})
         companies = sorted({c for found in company_of.values() for c in found})
         with self.store.read() as conn:
             account_links = dict(
@@ -721,7 +766,7 @@ class SyncEngine:
             deletion=self.config.deletion,
             sf_last_written=sf_last_written,
         )
-        return snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
+        return _Chunk(snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf})
 
     def _companies_of(
         self, obj: ObjectSync, dirty_hs: Sequence[Record], by_hs: Mapping[str, Link]
@@ -1055,6 +1100,39 @@ class _Decided:
             account=str(account) if account else None,
             deleted=record.deleted,
         )
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk of a cycle's decisions: the snapshot, the records it decides (changed ones and
+    absorbed ones), where the next chunk starts per side, and whether one may follow."""
+
+    snapshot: Snapshot
+    considered: dict[System, list[Record]]
+    after: dict[System, mirror.Position] = field(default_factory=dict)
+    more: bool = False
+
+
+def _absorbable(
+    loaded: Sequence[Record],
+    dirty: set[str],
+    partner_of: Mapping[str, str],
+    partners: set[str],
+    keys: set[str],
+) -> list[Record]:
+    """Changed records loaded as a partner or key-sharer that this chunk can decide in full.
+
+    A linked one needs only its partner, which must be loaded; an unlinked one was loaded for
+    its key, with every record sharing that key on both sides. A deleted record or a converted
+    Lead is left to its own chunk: deciding it needs records this chunk did not load."""
+    return [
+        r
+        for r in loaded
+        if r.id in dirty
+        and not r.deleted
+        and not (r.object == "Lead" and r.is_converted)
+        and (partner_of[r.id] in partners if r.id in partner_of else r.key in keys)
+    ]
 
 
 def _sf_links(conn: duckdb.DuckDBPyConnection, obj: str, sf_ids: Sequence[str]) -> dict[str, str]:

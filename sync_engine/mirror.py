@@ -200,6 +200,18 @@ def dirty(
     return _rows(conn, where, params)
 
 
+def dirty_among(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> set[str]:
+    """Which of ids are read but not yet decided."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        "SELECT id FROM records WHERE system = ? AND dirty AND id IN (SELECT unnest(?))",
+        [str(system), wanted],
+    ).fetchall()
+    return {rid for (rid,) in rows}
+
+
 def by_ids(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> list[Record]:
     wanted = sorted(set(ids))
     if not wanted:
