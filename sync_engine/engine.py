@@ -715,19 +715,21 @@ class SyncEngine:
             # Only the links the plan can look up: those of the records it holds (not the org's).
             links = _links_touching(conn, obj.name, _ids(hs_records), _ids(sf_records))
             if absorb:
-                dirty_hs = dirty_hs + _absorbable(
-                    hs_records[len(dirty_hs) :],
-                    mirror.dirty_among(conn, System.HUBSPOT, _ids(hs_records[len(dirty_hs) :])),
-                    {link.hs_id: link.sf_id for link in links},
-                    _ids(sf_records),
-                    keys,
-                )
-                dirty_sf = dirty_sf + _absorbable(
-                    sf_records[len(dirty_sf) :],
-                    mirror.dirty_among(conn, System.SALESFORCE, _ids(sf_records[len(dirty_sf) :])),
-                    {link.sf_id: link.hs_id for link in links},
-                    _ids(hs_records),
-                    keys,
+                hs_partner = {link.hs_id: link.sf_id for link in links}
+                sf_partner = {link.sf_id: link.hs_id for link in links}
+                dirty_hs, dirty_sf = (
+                    changed
+                    + _absorbable(
+                        loaded[len(changed) :],
+                        mirror.dirty_among(conn, system, _ids(loaded[len(changed) :])),
+                        partner_of,
+                        _ids(others),
+                        keys,
+                    )
+                    for system, changed, loaded, partner_of, others in (
+                        (System.HUBSPOT, dirty_hs, hs_records, hs_partner, sf_records),
+                        (System.SALESFORCE, dirty_sf, sf_records, sf_partner, hs_records),
+                    )
                 )
             deciding = _ids(dirty_hs) | _ids(dirty_sf)
             pairs = [
