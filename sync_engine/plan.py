@@ -65,7 +65,7 @@ EXTERNAL_ID_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One record as last read from its system."""
 
@@ -100,7 +100,7 @@ class Record:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     hs_id: str
     sf_object: str
@@ -134,7 +134,7 @@ class Snapshot:
     sf_last_written: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One field written (or to be written): the row `field_changes` gets once it succeeded."""
 
@@ -146,7 +146,7 @@ class Change:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Write:
     """One record to create or update in one system, with the link and base it leads to."""
 
