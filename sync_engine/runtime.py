@@ -7,7 +7,9 @@ and so that the engine itself only ever sees injected connectors.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Mapping
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from sync_engine.config import SyncConfig, load_config
@@ -96,8 +98,35 @@ ENGINE_GC_THRESHOLD = (10_000, 20, 20)
 
 
 def prepare_engine_process() -> None:
-    """Before an engine process builds anything: a DuckDB sized for syncing."""
+    """Before an engine process builds anything: a DuckDB sized for syncing, and no pandas."""
     use_profile(ENGINE_PROFILE)
+    keep_pandas_out()
+
+
+class _NoPandas:
+    """An import finder that refuses pandas (see `keep_pandas_out`)."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name == "pandas":
+            raise ImportError("pandas is kept out of the engine process")
+        return None
+
+
+def keep_pandas_out() -> None:
+    """pyarrow imports pandas (~45 MB) the first time it converts a Python list, only to ask
+    whether the list is a pandas object; the engine never uses pandas. Its one-time check runs
+    here with pandas refused, so it concludes there is none; anything that really needs pandas
+    later (`Table.to_pandas`) still imports it."""
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    sys.meta_path.insert(0, _NoPandas)  # type: ignore[arg-type]
+    try:
+        pa.array([])
+    finally:
+        sys.meta_path.remove(_NoPandas)  # type: ignore[arg-type]
 
 
 def settle_engine_process() -> None:

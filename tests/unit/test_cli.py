@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,27 @@ def test_an_engine_process_freezes_its_startup_objects_and_collects_less_often()
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_an_engine_process_converts_to_arrow_without_importing_pandas() -> None:
+    """pandas costs the engine ~45 MB and it never uses it; the dashboard still can."""
+    script = (
+        "import sys, duckdb, pyarrow as pa\n"
+        "from sync_engine.runtime import prepare_engine_process\n"
+        "prepare_engine_process()\n"
+        "from sync_engine import mirror\n"
+        "conn = duckdb.connect()\n"
+        "conn.execute('CREATE TABLE t (id VARCHAR)')\n"
+        "conn.register('b', pa.table({'id': pa.array(['a', None])}))\n"
+        "conn.execute('INSERT INTO t SELECT * FROM b')\n"
+        "print('pandas' in sys.modules, conn.execute('SELECT count(*) FROM t').fetchone()[0])\n"
+        "print(pa.table({'id': ['x']}).to_pandas().shape)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert found.stdout.split("\n")[:2] == ["False 2", "(1, 1)"]
