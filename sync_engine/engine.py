@@ -654,22 +654,27 @@ class SyncEngine:
     def _chunk(
         self, obj: ObjectSync, schema: SchemaInfo, *, after: Mapping[System, mirror.Position]
     ) -> _Chunk:
-        """The next DECIDE_CHUNK changed records per side after the positions `after`, with
-        what the plan needs to decide them."""
+        """The next changed records after the positions `after`, with what the plan needs to
+        decide them: DECIDE_CHUNK HubSpot ones, then as many Salesforce ones as their changed
+        partners leave room for (those are decided with them: `_absorbable`), so that a chunk
+        of echoes, where every partner changed too, holds about 2 x DECIDE_CHUNK records, not
+        4 x. A tenth of a chunk is always left to Salesforce, so both sides move on."""
         with self.store.read() as conn:
-            dirty_hs, dirty_sf = (
-                mirror.dirty(conn, system, objects, after=after.get(system), limit=DECIDE_CHUNK)
-                for system, objects in (
-                    (System.HUBSPOT, [obj.hubspot_object]),
-                    (System.SALESFORCE, list(obj.targets)),
-                )
-            )
+            dirty_hs = mirror.dirty(
+                conn, System.HUBSPOT, [obj.hubspot_object], after=after.get(System.HUBSPOT),
+                limit=DECIDE_CHUNK,
+            )  # fmt: skip
+            room = max(DECIDE_CHUNK - _changed_partners(conn, obj, dirty_hs), DECIDE_CHUNK // 10, 1)
+            dirty_sf = mirror.dirty(
+                conn, System.SALESFORCE, list(obj.targets), after=after.get(System.SALESFORCE),
+                limit=room,
+            )  # fmt: skip
         chunk = self._load(obj, schema, dirty_hs, dirty_sf, absorb=True)
         taken = {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
         return replace(
             chunk,
             after={s: mirror.position(rs[-1]) for s, rs in taken.items() if rs},
-            more=any(len(rs) >= DECIDE_CHUNK for rs in taken.values()),
+            more=len(dirty_hs) >= DECIDE_CHUNK or len(dirty_sf) >= room,
         )
 
     def _load(
@@ -1073,9 +1078,24 @@ def _links_touching(conn: Any, obj: str, hs_ids: set[str], sf_ids: set[str]) -> 
     return tuple(Link(h, o, s) for h, o, s in rows)
 
 
+def _changed_partners(conn: Any, obj: ObjectSync, hs: Sequence[Record]) -> int:
+    """How many changed Salesforce records are linked to, or share a key with, the HubSpot
+    records hs: the ones a chunk deciding hs decides too."""
+    if not hs:
+        return 0
+    found = conn.execute(
+        "SELECT count(*) FROM records WHERE system = 'salesforce' AND dirty "
+        "AND object IN (SELECT unnest(?::VARCHAR[])) "
+        "AND (id IN (SELECT sf_id FROM id_links WHERE object = ? "
+        "AND hs_id IN (SELECT unnest(?::VARCHAR[]))) OR key IN (SELECT unnest(?::VARCHAR[])))",
+        [list(obj.targets), obj.name, sorted(_ids(hs)), sorted({r.key for r in hs if r.key})],
+    ).fetchone()
+    return int(found[0]) if found else 0
+
+
 READ_CHUNK = 2000  # records stored per read transaction
 TIE_BREAK_AFTER = timedelta(minutes=1)  # a cursor's id tie-break applies to stamps this old
-DECIDE_CHUNK = 20_000  # changed records per side decided in one plan (100 full collections)
+DECIDE_CHUNK = 10_000  # changed HubSpot records decided in one plan (100 full collections)
 T = TypeVar("T")
 
 
