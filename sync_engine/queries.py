@@ -346,14 +346,18 @@ def synced_values_for(
     out: dict[tuple[str, str], dict[str, str | None]] = {p: {} for p in wanted}
     if not wanted:
         return out
-    rows = conn.execute(
+    result = conn.execute(
         "SELECT v.hs_id, v.sf_id, v.field, v.value FROM synced_values v "
         "JOIN (SELECT unnest(?::VARCHAR[]) AS hs_id, unnest(?::VARCHAR[]) AS sf_id) p "
         "ON v.hs_id = p.hs_id AND v.sf_id = p.sf_id WHERE v.object = ?",
         [[h for h, _ in wanted], [s for _, s in wanted], object],
-    ).fetchall()
-    for h, s, field, value in rows:
-        out[(h, s)][field] = value
+    )
+    # A decide chunk holds ~15 values for each of thousands of pairs: each field name and each
+    # repeated value (a stage, a country) is kept once, not once per row as fetched.
+    shared: dict[str | None, str | None] = {}
+    while rows := result.fetchmany(10_000):
+        for h, s, field, value in rows:
+            out[(h, s)][shared.setdefault(field, field)] = shared.setdefault(value, value)
     return out
 
 
