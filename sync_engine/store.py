@@ -1597,13 +1597,22 @@ class StoreWriter:
     ) -> None:
         self.link_many([Link(object, hs_id, sf_object, sf_id, match_key=match_key)])
 
-    def link_many(self, rows: Iterable[Link | Mapping[str, Any]] | Columns) -> int:
+    def link_many(
+        self, rows: Iterable[Link | Mapping[str, Any]] | Columns, *, new: bool = False
+    ) -> int:
         """Upsert links by (object, hs_id). Re-linking (a Lead converted to a Contact) keeps the
-        previous Salesforce record in previous_sf_object/previous_sf_id."""
+        previous Salesforce record in previous_sf_object/previous_sf_id.
+
+        new: the HubSpot records were created just now, so none has a link yet: the rows are
+        appended. (Without an index a MERGE scans every link of the store, once per batch.)"""
         batch = _last_per_key(_columns_of(rows, Link), ("object", "hs_id"))
         if batch is None:
             return 0
-        execute_with(self.conn, _LINK_MERGE.format(src=BATCH), self._frame(batch))
+        if new:
+            frame = self._frame(batch, extra={"updated_at": "linked_at"})
+            execute_with(self.conn, _insert_sql("id_links", frame), frame)
+        else:
+            execute_with(self.conn, _LINK_MERGE.format(src=BATCH), self._frame(batch))
         return len(batch)
 
     def unlink(self, object: str, *, hs_id: str) -> int:
@@ -1630,15 +1639,21 @@ class StoreWriter:
                 [system, object, *values],
             )
 
-    def set_synced_values(self, rows: Iterable[SyncedValue | Mapping[str, Any]] | Columns) -> int:
+    def set_synced_values(
+        self, rows: Iterable[SyncedValue | Mapping[str, Any]] | Columns, *, new: bool = False
+    ) -> int:
         """Upsert the agreed value per (object, hs_id, sf_id, field): the rows of those keys are
         replaced. (DuckDB updates rows scattered over a table several times slower than it
-        deletes and appends them; a MERGE costs as much again.)"""
+        deletes and appends them; a MERGE costs as much again.)
+
+        new: each pair has a record created just now, so it has no rows yet: they are appended
+        without the DELETE, which scans every base of the store (no index), once per batch."""
         batch = _last_per_key(_columns_of(rows, SyncedValue), ("object", "hs_id", "sf_id", "field"))
         if batch is None:
             return 0
         frame = self._frame(batch)
-        execute_with(self.conn, _SYNCED_DELETE.format(src=BATCH), frame)
+        if not new:
+            execute_with(self.conn, _SYNCED_DELETE.format(src=BATCH), frame)
         execute_with(self.conn, _insert_sql("synced_values", frame), frame)
         return len(batch)
 
@@ -1804,6 +1819,8 @@ VALUES
      s.detected_at, s.last_seen, s.run_id, s.kept_id)
 """
 
+# A link that stays gets its match key only when that changes it: DuckDB rewrites every row an
+# UPDATE names, and rows scattered over the table cost several times a contiguous append.
 _LINK_MERGE = """
 MERGE INTO id_links t USING {src} s ON t.object = s.object AND t.hs_id = s.hs_id
 WHEN MATCHED AND (t.sf_id IS DISTINCT FROM s.sf_id OR t.sf_object IS DISTINCT FROM s.sf_object)
@@ -1811,7 +1828,8 @@ THEN UPDATE SET
     previous_sf_object = t.sf_object, previous_sf_id = t.sf_id, sf_object = s.sf_object,
     sf_id = s.sf_id, updated_at = s.linked_at, run_id = s.run_id,
     match_key = coalesce(s.match_key, t.match_key)
-WHEN MATCHED THEN UPDATE SET match_key = coalesce(s.match_key, t.match_key)
+WHEN MATCHED AND t.match_key IS DISTINCT FROM coalesce(s.match_key, t.match_key)
+THEN UPDATE SET match_key = s.match_key
 WHEN NOT MATCHED THEN INSERT
     (object, hs_id, sf_object, sf_id, linked_at, match_key, run_id, updated_at)
 VALUES (s.object, s.hs_id, s.sf_object, s.sf_id, s.linked_at, s.match_key, s.run_id, s.linked_at)
