@@ -1440,10 +1440,12 @@ class StoreWriter:
         """The creates of these source records are committed (or known not to have happened)."""
         ids = sorted({i for i in source_ids if i})
         if ids:
-            self.conn.execute(
+            execute_with(
+                self.conn,
                 "DELETE FROM pending_creates WHERE object = ? AND system = ? "
-                "AND source_id IN (SELECT unnest(?::VARCHAR[]))",
-                [object, system, ids],
+                f"AND source_id IN (SELECT id FROM {BATCH})",
+                _ids_frame(ids),
+                [object, system],
             )
 
     def prune_field_history(self, *, before_cycle: int) -> int:
@@ -1494,17 +1496,20 @@ class StoreWriter:
     ) -> int:
         """Many records synced (or decided) cleanly: close their open/retrying errors in one
         statement, except those whose code is in keep_codes and the (record id, field) pairs
-        still refused."""
+        still refused.
+
+        The ids go in as an Arrow column rather than a list parameter, and the count is the
+        UPDATE's own rather than a RETURNING: a batch's statement costs about half as much."""
         ids = sorted({r for r in record_ids if r})
         if not ids:
             return 0
         kept = sorted({f"{rid}\x1f{fld or ''}" for rid, fld in still_refused})
         sql = (
             "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
-            "WHERE system = ? AND record_id IN (SELECT unnest(?::VARCHAR[])) "
+            f"WHERE system = ? AND record_id IN (SELECT id FROM {BATCH}) "
             "AND status IN ('open', 'retrying')"
         )
-        params: list[Any] = [self.now, by, system, ids]
+        params: list[Any] = [self.now, by, system]
         if keep_codes:  # each condition only when it can exclude something: cheaper to run
             sql += " AND NOT list_contains(?::VARCHAR[], code)"
             params.append(list(keep_codes))
@@ -1513,7 +1518,8 @@ class StoreWriter:
                 " AND NOT list_contains(?::VARCHAR[], record_id || chr(31) || coalesce(field, ''))"
             )
             params.append(kept)
-        return len(self.conn.execute(sql + " RETURNING error_id", params).fetchall())
+        found = execute_with(self.conn, sql, _ids_frame(ids), params).fetchone()
+        return int(found[0]) if found else 0
 
     def set_error_status(
         self, error_id: int, status: str, *, actor: str, note: str | None = None
@@ -1776,6 +1782,12 @@ def execute_with(
     much as a whole statement of the engine's (~0.5 ms each, several per batch)."""
     _arrow_batch = frame  # read by DuckDB, by this name
     return conn.execute(sql, list(params))
+
+
+def _ids_frame(ids: Sequence[str]) -> pa.Table:
+    """Ids as a one-column Arrow table (`id`) for `execute_with`: DuckDB converts a list
+    parameter value by value, an Arrow column in one go."""
+    return pa.table({"id": pa.array(ids, type=pa.string())})
 
 
 def _insert_sql(table: str, frame: pa.Table) -> str:
