@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -522,7 +522,7 @@ class SyncEngine:
         self, run_id: int, obj: ObjectSync, system: System, chunk: list[Write]
     ) -> None:
         """Note the creates about to be sent, committed before the call (see _recover_creates)."""
-        creates = [w for w in chunk if w.op in ("create", "upsert")]
+        creates = _creates(chunk)
         if not creates:
             return
         source = (lambda w: w.hs_id) if system is System.SALESFORCE else (lambda w: w.sf_id)
@@ -896,20 +896,23 @@ class SyncEngine:
         report: RunReport,
     ) -> int:
         done: list[tuple[Write, str, str]] = []
+        new_ids: set[str] = set()
         failures = []
         for write, outcome in zip(chunk, outcomes, strict=True):
             sf_id = outcome.id or write.sf_id
             if outcome.success and sf_id is not None:
                 done.append((write, write.hs_id or "", sf_id))
+                if outcome.id and (write.op == "create" or outcome.created):
+                    new_ids.add(outcome.id)
             else:
                 failures.append(_sf_failure_row(write, outcome, obj))
                 report.failed.update(i for i in (write.hs_id, write.sf_id) if i)
                 if _transient(outcome):  # decide it again next cycle
                     report.retry_later.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
-            tx.settle_creates(obj.name, "salesforce", [w.hs_id or "" for w in chunk])
+            tx.settle_creates(obj.name, "salesforce", [w.hs_id or "" for w in _creates(chunk)])
             tx.record_errors(failures)
-            self._record_successes(tx, obj, System.SALESFORCE, done)
+            self._record_successes(tx, obj, System.SALESFORCE, done, new_ids=new_ids)
             self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
         report.errors += len(failures)
@@ -955,6 +958,7 @@ class SyncEngine:
         report: RunReport,
     ) -> int:
         done: list[tuple[Write, str, str]] = []
+        new_ids: set[str] = set()
         failures = []
         existing: list[LinkRow] = []
         for write, outcome in zip(chunk, outcomes, strict=True):
@@ -965,15 +969,17 @@ class SyncEngine:
                 existing.append(LinkRow(obj.name, found.group(1), write.sf_object, write.sf_id))
             elif outcome.success and hs_id is not None:
                 done.append((write, hs_id, write.sf_id or ""))
+                if outcome.id and write.op == "create":
+                    new_ids.add(outcome.id)
             else:
                 failures.append(_hs_failure_row(write, outcome, obj))
                 report.failed.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
-            tx.settle_creates(obj.name, "hubspot", [w.sf_id or "" for w in chunk])
+            tx.settle_creates(obj.name, "hubspot", [w.sf_id or "" for w in _creates(chunk)])
             tx.link_many(existing)
             mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
             tx.record_errors(failures)
-            self._record_successes(tx, obj, System.HUBSPOT, done)
+            self._record_successes(tx, obj, System.HUBSPOT, done, new_ids=new_ids)
             self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
         report.errors += len(failures)
@@ -986,17 +992,26 @@ class SyncEngine:
         obj: ObjectSync,
         system: System,
         done: list[tuple[Write, str, str]],
+        *,
+        new_ids: Collection[str] = (),
     ) -> None:
         """Audit rows, new links, new bases and the mirror update for the records written.
 
-        The rows go to the store column by column (`Columns`): a batch has thousands of them."""
+        The rows go to the store column by column (`Columns`): a batch has thousands of them.
+        new_ids are the records this very call created: no link, base or mirrored row can name
+        them yet, so their rows are appended without the statements that look for rows to
+        replace, each of which scans a whole table (no index) and so costs more as the store
+        grows."""
         same = {"object": obj.name}
+        fresh = set(new_ids)
         created = [
             (hs_id, w.sf_object, sf_id, w.key)
             for w, hs_id, sf_id in done
             if w.op in ("create", "upsert")
         ]
-        tx.link_many(Columns.of(LinkRow, _LINK_COLUMNS, created, same=same))
+        for new in (False, True):  # a HubSpot record just created has no link yet
+            links = [c for c in created if (c[0] in fresh) is new]
+            tx.link_many(Columns.of(LinkRow, _LINK_COLUMNS, links, same=same), new=new)
         changes = [
             (
                 c.direction,
@@ -1018,8 +1033,9 @@ class SyncEngine:
             for w, hs_id, sf_id in done
             for key, value in w.new_base.items()
         ]
-        synced = [b[:4] for b in bases]
-        tx.set_synced_values(Columns.of(SyncedValue, _BASE_COLUMNS, synced, same=same))
+        for new in (False, True):
+            synced = [b[:4] for b in bases if (b[0] in fresh or b[1] in fresh) is new]
+            tx.set_synced_values(Columns.of(SyncedValue, _BASE_COLUMNS, synced, same=same), new=new)
         history = Columns.of(  # what loop detection compares, in one spelling per field
             FieldWrite,
             (*_BASE_COLUMNS, "sf_object"),
@@ -1033,10 +1049,8 @@ class SyncEngine:
             },
         )
         tx.record_field_history(history)
-        written = [
-            (sf_id if system is System.SALESFORCE else hs_id, dict(w.values))
-            for w, hs_id, sf_id in done
-        ]
+        targets = ((sf_id if system is System.SALESFORCE else hs_id, w) for w, hs_id, sf_id in done)
+        written = [(rid, dict(w.values)) for rid, w in targets if rid not in fresh]
         # Errors of a create were filed under the source record's id: resolve both.
         tx.resolve_records(
             system=str(system), record_ids=[i for _w, hs, sf in done for i in (hs, sf)]
@@ -1202,6 +1216,12 @@ def _new_cursors(records: Sequence[Record]) -> list[tuple[tuple[str, str], datet
 
 _WRITE_FIELDS = tuple(f.name for f in fields(Write))
 _CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
+def _creates(chunk: Iterable[Write]) -> list[Write]:
+    """The writes that may create a record: only these are staged (`_stage_creates`), so only
+    these have pending creates to settle (the others' were settled by `_recover_creates`)."""
+    return [w for w in chunk if w.op in ("create", "upsert")]
 
 
 def _staged(write: Write) -> dict[str, Any]:
