@@ -4,8 +4,10 @@ the rows read back are the records stored."""
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,18 @@ def test_rows_read_back_are_the_records_stored(store: AuditStore) -> None:
     with store.read() as conn:
         assert mirror.by_ids(conn, System.HUBSPOT, ["2"]) == [records[1]]
         assert mirror.dirty(conn, System.HUBSPOT, ["contacts"]) == [records[1], records[0]]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"a": 1, "b": [1, 2.5, None, True, ()], "c": {"d": 'é\u2028"\\/'}},
+        {"nan": float("nan"), "big": 10**30, "e": 1e16, 7: "an int key"},
+        {"when": T0, "amount": Decimal("1.10")},  # not JSON: stored as str()
+        "text",
+        [{"x": "y"}],
+    ],
+)
+def test_payload_text_is_json_dumps(values: Any) -> None:
+    expected = json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
+    assert mirror._to_json(values) == expected
