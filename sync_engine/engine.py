@@ -1296,8 +1296,11 @@ def _name_key(value: Any) -> str | None:
     return f"name:{name}" if name else None
 
 
-def _sf_record(sf_object: str, row: Mapping[str, Any]) -> Record:
-    values = {k: v for k, v in row.items() if k != "attributes"}
+def _sf_record(sf_object: str, row: dict[str, Any]) -> Record:
+    """A query row as a record: the row itself, a dict of the answer nothing else holds, less
+    its `attributes`, becomes the values (a copy per row was a tenth of the conversion)."""
+    row.pop("attributes", None)
+    values = row
     return Record(
         system=System.SALESFORCE,
         object=sf_object,
@@ -1312,7 +1315,9 @@ def _sf_record(sf_object: str, row: Mapping[str, Any]) -> Record:
 
 
 def _hs_record(hs_object: str, row: Mapping[str, Any]) -> Record:
-    props = dict(row.get("properties") or {})
+    """A search result as a record; its properties, a dict of the answer nothing else holds,
+    are the values as they are."""
+    props = row.get("properties") or {}
     stamp = props.get(last_modified_property(hs_object)) or row.get("updatedAt")
     return Record(
         system=System.HUBSPOT,

@@ -20,9 +20,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
-from urllib.parse import urlparse
 
 from sync_engine.config import FieldMapping, ObjectSync, SyncConfig, ValueMap
+from sync_engine.matching import url_host
 from sync_engine.models import FieldMeta, System, Transform
 
 # ================================================================ results
@@ -78,24 +78,15 @@ def normalize_email(value: Any) -> str | None:
 _WWW = re.compile(r"^www\d?\.")
 
 
-# A plain host, bare or after http(s)://, then nothing or a path without spaces or colons: the
-# host is then what urlparse would find (the common case, read without urlparse's cost).
-_PLAIN_URL = re.compile(r"(?:https?://)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?:/[^\s:]*)?")
-
-
 def normalize_domain(value: Any) -> str | None:
     """A website or domain as a bare lower-case host: "https://www.Acme.com/about" -> "acme.com"."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
-    plain = _PLAIN_URL.fullmatch(text)
-    if plain is not None:
-        host = plain.group(1)
-    else:
-        try:
-            host = urlparse(text if "://" in text else f"//{text}").hostname or ""
-        except ValueError:  # `[x]`: brackets urlparse reads as a broken IP literal
-            return text  # not a URL: kept as typed rather than stopping the sync
+    try:
+        host = url_host(text)
+    except ValueError:  # `[x]`: brackets urlparse reads as a broken IP literal
+        return text  # not a URL: kept as typed rather than stopping the sync
     host = _WWW.sub("", host.rstrip("."))
     return host or None
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 _DOMAIN_PREFIX = re.compile(r"^(www\d?|m)\.")
+# A plain host, bare or after http(s)://, then nothing or a path without spaces or colons: the
+# host is then what urlparse would find (the common case, read without urlparse's cost).
+_PLAIN_URL = re.compile(r"(?:https?://)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?:/[^\s:]*)?")
 _COMPANY_SUFFIX = re.compile(
     r"[,.]?\s+(inc|incorporated|llc|ltd|limited|corp|corporation|co|gmbh|sa|plc|ag|bv)\.?$"
 )
@@ -47,11 +50,21 @@ def normalize_domain(value: object) -> str | None:
         return None
     text = value.strip().lower()
     try:
-        host = urlparse(text if "://" in text else f"//{text}").hostname or ""
+        host = url_host(text)
     except ValueError:  # `[x]`, `http://[::1`: brackets urlparse reads as a broken IP literal
         return None  # no domain to match on; the value itself still syncs as typed
     host = _DOMAIN_PREFIX.sub("", host.rstrip("."))
     return host if "." in host else None
+
+
+def url_host(text: str) -> str:
+    """The host urlparse finds in a lower-case website or bare domain ("" for none), without
+    urlparse for a plain one: domains are read for every company of every read and plan, and
+    are nearly all unique. Raises ValueError where urlparse does."""
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is not None:
+        return plain.group(1)
+    return urlparse(text if "://" in text else f"//{text}").hostname or ""
 
 
 def normalize_company_name(value: object) -> str | None:

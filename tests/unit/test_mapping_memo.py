@@ -41,6 +41,8 @@ from sync_engine.mapping import (
     precheck_salesforce,
     salesforce_to_hubspot,
 )
+from sync_engine.matching import _DOMAIN_PREFIX
+from sync_engine.matching import normalize_domain as match_domain
 from sync_engine.models import Direction, FieldMeta, System, Transform
 
 pytestmark = pytest.mark.unit
@@ -267,16 +269,19 @@ def test_key_functions_compare_as_documented(transform: Transform) -> None:
         assert key_function(plain)(canonical) == TRANSFORMS[transform].key(canonical)
 
 
-def reference_domain(value: Any) -> str | None:
-    """normalize_domain as it was: every value through urlparse (what urlparse cannot read
-    is kept as typed)."""
+def reference_domain(value: Any, *, match_key: bool = False) -> str | None:
+    """normalize_domain as it was: every value through urlparse; what urlparse cannot read is
+    kept as typed by mapping's, no match key at all for matching's (`match_key`)."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
     try:
         host = urlparse(text if "://" in text else f"//{text}").hostname or ""
     except ValueError:
-        return text
+        return None if match_key else text
+    if match_key:
+        host = _DOMAIN_PREFIX.sub("", host.rstrip("."))
+        return host if "." in host else None
     host = _WWW.sub("", host.rstrip("."))
     return host or None
 
@@ -319,6 +324,7 @@ DOMAINS = [
 
 
 def test_plain_domains_read_as_urlparse_reads_them() -> None:
+    """Both readers of domains (values synced by mapping, match keys by matching)."""
     rng = random.Random(5)
     alphabet = "ab.-/:@?#[]_ 9wWhHtTpPsS"
     fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(4000)]
@@ -331,3 +337,5 @@ def test_plain_domains_read_as_urlparse_reads_them() -> None:
     ] + [r.values.get("Website") for r in seeded().salesforce["Account"]]
     for value in [*DOMAINS, *fuzz, *seeded_sites, None, 7]:
         assert outcome(normalize_domain, value) == outcome(reference_domain, value), value
+        match_key = outcome(partial(reference_domain, match_key=True), value)
+        assert outcome(match_domain, value) == match_key, value

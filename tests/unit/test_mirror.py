@@ -1,0 +1,194 @@
+"""The mirror's read side: what `upsert` stores and which rows it marks dirty (a row is dirty when
+its deletion or content changed since the last read; a new stamp alone is no change), and that
+the rows read back are the records stored."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync_engine import mirror
+from sync_engine.models import System
+from sync_engine.plan import Record
+from sync_engine.store import AuditStore
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _hs(rid: str, stamp: datetime | None = T0, *, deleted: bool = False, **values: Any) -> Record:
+    props = {"email": f"{rid}@x.io", "lastmodifieddate": str(stamp), **values}
+    return Record(
+        system=System.HUBSPOT,
+        object="contacts",
+        id=rid,
+        values=props,
+        key=f"{rid}@x.io",
+        modified_at=stamp,
+        created="2026-01-01T00:00:00Z",
+        deleted=deleted,
+    )
+
+
+def _sf(rid: str, stamp: datetime | None = T0, **values: Any) -> Record:
+    return Record(
+        system=System.SALESFORCE,
+        object="Lead",
+        id=rid,
+        values={"Id": rid, "SystemModstamp": str(stamp), **values},
+        modified_at=stamp,
+        modified_by="005A",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AuditStore:
+    return AuditStore(tmp_path / "audit.duckdb")
+
+
+def _upsert(store: AuditStore, *records: Record, now: datetime = T0) -> int:
+    with store.write() as tx:
+        return mirror.upsert(tx.conn, records, now=now)
+
+
+def _dirty_ids(store: AuditStore) -> set[str]:
+    with store.read() as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM records WHERE dirty").fetchall()}
+
+
+def _decide(store: AuditStore, *records: Record) -> None:
+    with store.write() as tx:
+        mirror.mark_processed(tx.conn, records[0].system, records)
+
+
+def _stored(store: AuditStore) -> list[tuple[Any, ...]]:
+    with store.read() as conn:
+        return conn.execute(
+            "SELECT system, object, id, key, modified_at, modified_by, created, deleted, dirty, "
+            "payload::VARCHAR, read_at FROM records ORDER BY system, id"
+        ).fetchall()
+
+
+def test_new_rows_are_stored_dirty_with_their_payload(store: AuditStore) -> None:
+    assert _upsert(store, _hs("1", firstname="Kläre"), _sf("00Q1", Phone=None)) == 2
+    rows = _stored(store)
+    assert [(r[0], r[2], r[8]) for r in rows] == [
+        ("hubspot", "1", True),
+        ("salesforce", "00Q1", True),
+    ]
+    assert rows[0][9] == (
+        '{"email":"1@x.io","lastmodifieddate":"2026-03-01 12:00:00+00:00","firstname":"Kläre"}'
+    )
+    assert rows[1][4] == T0 and rows[1][5] == "005A" and rows[1][10] == T0
+
+
+def test_a_new_stamp_alone_is_no_change(store: AuditStore) -> None:
+    first = _hs("1", firstname="Jo")
+    _upsert(store, first)
+    _decide(store, first)
+    later = T0 + timedelta(seconds=5)
+    assert _upsert(store, _hs("1", later, firstname="Jo"), now=later) == 0
+    assert _dirty_ids(store) == set()
+    (row,) = _stored(store)
+    assert row[4] == later and row[10] == later
+    assert '"lastmodifieddate":"2026-03-01 12:00:05' in row[9]
+
+
+def test_the_same_row_read_again_is_no_change(store: AuditStore) -> None:
+    first = _sf("00Q1", Phone="1")
+    _upsert(store, first)
+    _decide(store, first)
+    assert _upsert(store, _sf("00Q1", Phone="1")) == 0
+    assert _dirty_ids(store) == set()
+
+
+@pytest.mark.parametrize(
+    "again",
+    [
+        _hs("1", firstname="Joe"),  # a value changed
+        _hs("1", firstname="Jo", phone="2"),  # a field appeared
+        _hs("1"),  # a field went
+        _hs("1", firstname="Jo", deleted=True),  # deleted
+    ],
+)
+def test_a_changed_row_turns_dirty(store: AuditStore, again: Record) -> None:
+    first = _hs("1", firstname="Jo")
+    _upsert(store, first)
+    _decide(store, first)
+    assert _upsert(store, again) == 1
+    assert _dirty_ids(store) == {"1"}
+
+
+def test_a_dirty_row_read_again_unchanged_stays_dirty(store: AuditStore) -> None:
+    _upsert(store, _hs("1", firstname="Jo"))
+    assert _upsert(store, _hs("1", T0 + timedelta(seconds=1), firstname="Jo")) == 0
+    assert _dirty_ids(store) == {"1"}
+
+
+def test_content_is_compared_decoded_not_as_text(store: AuditStore) -> None:
+    """A payload patched by the store (key order, spacing of json_merge_patch) still compares
+    by its values: the echo of the engine's own write is no change."""
+    first = _hs("1", firstname="Jo", phone="1")
+    _upsert(store, first)
+    with store.write() as tx:
+        mirror.apply_written(tx.conn, System.HUBSPOT, [("1", {"phone": "2", "city": "Oslo"})])
+    _decide(store, first)
+    echo = _hs("1", T0 + timedelta(seconds=2), city="Oslo", firstname="Jo", phone="2")
+    assert _upsert(store, echo) == 0
+    assert _dirty_ids(store) == set()
+    assert _upsert(store, _hs("1", T0 + timedelta(seconds=3), firstname="Jo", phone="2")) == 1
+
+
+def test_a_batch_of_new_and_known_rows(store: AuditStore) -> None:
+    a, b = _sf("00Q1", Phone="1"), _sf("00Q2", Phone="1")
+    _upsert(store, a, b)
+    _decide(store, a, b)
+    # 00Q2 twice in the batch: the last one read is stored
+    batch = [_sf("00Q2", Phone="9"), _sf("00Q1", Phone="1"), _sf("00Q3"), _sf("00Q2", Phone="1")]
+    assert _upsert(store, *batch) == 1
+    assert _dirty_ids(store) == {"00Q3"}
+    assert [r[2] for r in _stored(store)] == ["00Q1", "00Q2", "00Q3"]
+
+
+def test_values_of_any_mapping_are_stored(store: AuditStore) -> None:
+    record = _sf("00Q1")
+    ordered = Record(
+        system=record.system, object=record.object, id=record.id, values=OrderedDict(record.values)
+    )
+    _upsert(store, ordered)
+    assert _stored(store)[0][9] == '{"Id":"00Q1","SystemModstamp":"2026-03-01 12:00:00+00:00"}'
+
+
+def test_rows_read_back_are_the_records_stored(store: AuditStore) -> None:
+    stamp = datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=UTC)
+    records = [_hs("1", stamp, firstname="Jo", n=1.5, tags=["a"]), _hs("2", None)]
+    _upsert(store, *records)
+    with store.read() as conn:
+        back = sorted(mirror.all_of(conn, System.HUBSPOT, ["contacts"]), key=lambda r: r.id)
+    assert back == records
+    assert back[0].modified_at.tzinfo is UTC  # type: ignore[union-attr]
+    with store.read() as conn:
+        assert mirror.by_ids(conn, System.HUBSPOT, ["2"]) == [records[1]]
+        assert mirror.dirty(conn, System.HUBSPOT, ["contacts"]) == [records[1], records[0]]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"a": 1, "b": [1, 2.5, None, True, ()], "c": {"d": 'é\u2028"\\/'}},
+        {"nan": float("nan"), "big": 10**30, "e": 1e16, 7: "an int key"},
+        {"when": T0, "amount": Decimal("1.10")},  # not JSON: stored as str()
+        "text",
+        [{"x": "y"}],
+    ],
+)
+def test_payload_text_is_json_dumps(values: Any) -> None:
+    expected = json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
+    assert mirror._to_json(values) == expected
