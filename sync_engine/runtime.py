@@ -132,11 +132,7 @@ def keep_pandas_out() -> None:
 def settle_engine_process() -> None:
     """Once the engine is built: what exists now (modules, clients, config) lives as long as
     the process, so the collector stops walking it (gc.freeze), and collects young objects
-    less often. pyarrow imports pandas at its first array built from Python objects (the
-    engine's first stored batch): imported here, it is frozen with the rest instead of being
-    paid for, and walked by the collector, in the middle of the first sync."""
-    import pandas  # noqa: F401
-
+    less often."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*ENGINE_GC_THRESHOLD)
