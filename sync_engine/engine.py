@@ -655,16 +655,21 @@ class SyncEngine:
         self, obj: ObjectSync, schema: SchemaInfo, *, after: Mapping[System, mirror.Position]
     ) -> _Chunk:
         """The next changed records after the positions `after`, with what the plan needs to
-        decide them: DECIDE_CHUNK HubSpot ones, then as many Salesforce ones as their changed
-        partners leave room for (those are decided with them: `_absorbable`), so that a chunk
-        of echoes, where every partner changed too, holds about 2 x DECIDE_CHUNK records, not
-        4 x. A tenth of a chunk is always left to Salesforce, so both sides move on."""
+        decide them: up to DECIDE_CHUNK changed records in all, HubSpot ones first, then
+        Salesforce ones in the room their changed partners (decided with them: `_absorbable`)
+        leave. Each changed record also loads its partner, so a chunk holds about twice
+        DECIDE_CHUNK records. A tenth of a chunk is always left to Salesforce, so both sides
+        move on."""
         with self.store.read() as conn:
             dirty_hs = mirror.dirty(
                 conn, System.HUBSPOT, [obj.hubspot_object], after=after.get(System.HUBSPOT),
                 limit=DECIDE_CHUNK,
             )  # fmt: skip
-            room = max(DECIDE_CHUNK - _changed_partners(conn, obj, dirty_hs), DECIDE_CHUNK // 10, 1)
+            room = max(
+                DECIDE_CHUNK - len(dirty_hs) - _changed_partners(conn, obj, dirty_hs),
+                DECIDE_CHUNK // 10,
+                1,
+            )
             dirty_sf = mirror.dirty(
                 conn, System.SALESFORCE, list(obj.targets), after=after.get(System.SALESFORCE),
                 limit=room,
@@ -1109,7 +1114,7 @@ def _changed_partners(conn: Any, obj: ObjectSync, hs: Sequence[Record]) -> int:
 
 READ_CHUNK = 2000  # records stored per read transaction
 TIE_BREAK_AFTER = timedelta(minutes=1)  # a cursor's id tie-break applies to stamps this old
-DECIDE_CHUNK = 10_000  # changed HubSpot records decided in one plan (100 full collections)
+DECIDE_CHUNK = 15_000  # changed records decided in one plan, both sides (75 collections)
 T = TypeVar("T")
 
 
