@@ -477,7 +477,9 @@ class SyncEngine:
                 if not considered:
                     break
                 decided = plan(replace(snapshot, held=held))
-                after, more = chunk.after, chunk.more
+                # A side with nothing left keeps its place: restarting it would take again
+                # the records left dirty to retry next cycle.
+                after, more = {**after, **chunk.after}, chunk.more
                 del chunk
                 if dry_run:  # what a dry run reports; a real cycle keeps no plan (memory)
                     report.plans.append(decided)

@@ -6,6 +6,7 @@ systems, the same audited field changes."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,37 @@ def test_small_decide_chunks_change_nothing_but_memory(
         chunked.sandbox.stop()
     assert expected["links"]["contact"] > 13  # the small chunks really split the work
     assert found == expected
+
+
+def test_each_side_keeps_its_place_until_the_pass_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks move forward on both sides: a side that ran out of changed records while the
+    other goes on never starts again from its first record (which would decide again, within
+    the pass, the records left dirty to retry next cycle)."""
+    monkeypatch.setattr(engine_mod, "DECIDE_CHUNK", 13)
+    seen: list[tuple[str, dict[Any, Any]]] = []
+    chunk = engine_mod.SyncEngine._chunk
+
+    def recorded(self: Any, obj: Any, schema: Any, *, after: Any) -> Any:
+        seen.append((obj.name, dict(after)))
+        return chunk(self, obj, schema, after=after)
+
+    monkeypatch.setattr(engine_mod.SyncEngine, "_chunk", recorded)
+    pair = start_pair(tmp_path / "pair", seed=7, contacts=150)
+    try:
+        pair.engine().run_once(kind="initial")
+    finally:
+        pair.sandbox.stop()
+    loops: list[list[dict[Any, Any]]] = []
+    for _name, after in seen:
+        if not after:  # each object's pass starts with no position
+            loops.append([])
+        loops[-1].append(after)
+    moved_on = 0
+    for positions in loops:
+        for earlier, later in itertools.pairwise(positions):
+            for side, place in earlier.items():
+                assert side in later and later[side] >= place
+                moved_on += later[side] > place
+    assert moved_on > 20  # the chunks really took turns on both sides
