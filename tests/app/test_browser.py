@@ -134,9 +134,11 @@ def shot(page: Any, name: str) -> None:
 
 
 def go(page: Any, title: str) -> None:
-    """Open a page from the sidebar and wait for its title."""
+    """Open a page from the sidebar and wait for its title, then for its script run to end (a
+    widget used while the first run is still going loses its input when the run redraws it)."""
     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title).first.wait_for(timeout=STEP_S * 1000)
+    settle(page)
 
 
 def wait_text(page: Any, text: str | re.Pattern[str], *, seconds: float = STEP_S) -> None:
@@ -165,6 +167,7 @@ def wait_first_sync(page: Any) -> None:
 def pick(page: Any, label: str, option: str) -> None:
     """Choose an option of a selectbox or multiselect by typing it and pressing Enter (the
     closest match comes first; a long option list re-renders too often to click in)."""
+    settle(page)
     box = page.get_by_test_id(re.compile("stSelectbox|stMultiSelect")).filter(has_text=label)
     field = box.locator("input").first
     field.click()
