@@ -330,16 +330,14 @@ def mark_processed(
             "modified_at": pa.array([m for _, m in stamps], type=pa.timestamp("us", tz="UTC")),
         }
     )
-    conn.register("__mirror_done", frame)
-    try:
-        conn.execute(
-            "UPDATE records SET dirty = false FROM __mirror_done d "
-            "WHERE records.system = ? AND records.id = d.id "
-            "AND records.modified_at IS NOT DISTINCT FROM d.modified_at",
-            [str(system)],
-        )
-    finally:
-        conn.unregister("__mirror_done")
+    execute_with(
+        conn,
+        f"UPDATE records SET dirty = false FROM {BATCH} d "
+        "WHERE records.system = ? AND records.id = d.id "
+        "AND records.modified_at IS NOT DISTINCT FROM d.modified_at",
+        frame,
+        [str(system)],
+    )
     return len(stamps)
 
 
