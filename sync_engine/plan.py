@@ -21,7 +21,7 @@ Rules the plan keeps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -747,7 +747,9 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan, tables
             hs_id=hs.id,
             sf_object=sf_object,
             sf_id=None,
-            new_base=_base_after_create(tables.merge(sf_object), hs.values, source=System.HUBSPOT),
+            new_base=_base_after_create(
+                tables.merge(sf_object), hs.values, source=System.HUBSPOT, refused=mapped.issues
+            ),
             key=hs.key,
         )
     )
@@ -859,12 +861,23 @@ def _creation_refusal(
 
 
 def _base_after_create(
-    table: MergeTable, values: Mapping[str, Any], *, source: System
+    table: MergeTable,
+    values: Mapping[str, Any],
+    *,
+    source: System,
+    refused: Iterable[MappingIssue] = (),
 ) -> dict[str, str | None]:
-    """After a create both sides hold the source record's values: they are the new base."""
+    """After a create both sides hold the source record's values: they are the new base.
+
+    Except the fields the mapping refused: the new record was created without them, so the
+    two sides do not agree on them. A base there would make the new record's blank look like
+    an edit, and the next decision would copy it back over the source's value."""
+    left_out = {issue.field for issue in refused}
     base: dict[str, str | None] = {}
     for rule in table.rules:
         m = rule.mapping
+        if (m.salesforce if source is System.HUBSPOT else m.hubspot) in left_out:
+            continue
         if source is System.HUBSPOT:
             converted, _ = rule.read_hubspot(values.get(m.hubspot))
         else:
@@ -911,7 +924,9 @@ def _plan_create_in_hubspot(snapshot: Snapshot, sf: Record, out: Plan, tables: _
     id_property = HUBSPOT_ID_PROPERTIES.get(obj.hubspot_object)
     if id_property:  # the new record's identity (its match key), not a synced field
         values[id_property] = sf.id
-    base = _base_after_create(tables.merge(sf.object), sf.values, source=System.SALESFORCE)
+    base = _base_after_create(
+        tables.merge(sf.object), sf.values, source=System.SALESFORCE, refused=mapped.issues
+    )
     company = None
     if sf.object in ("Contact", "Opportunity") and sf.values.get("AccountId"):
         company = str(sf.values["AccountId"])

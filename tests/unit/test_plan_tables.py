@@ -231,6 +231,35 @@ def test_creation_tables_are_the_scans_they_replace(object_name: str, name: str)
         ) == reference_base_after_create(obj, sf.object, values, snap, source=System.SALESFORCE)
 
 
+@pytest.mark.parametrize("object_name", ["contact", "company", "deal"])
+def test_a_created_records_base_leaves_out_the_values_it_was_created_without(
+    object_name: str,
+) -> None:
+    """A base says both sides agree; a refused value was never written, so it has none (else
+    the new record's blank reads as an edit and is copied back over the source's value)."""
+    data = seeded()
+    obj = data.config.object(object_name)
+    assert obj is not None
+    decided = planning.plan(snapshot(data, obj))
+    refused = {
+        (r.system, source, r.field)
+        for r in decided.refusals
+        if r.code == "VALUE_REFUSED"
+        for source in (r.payload or {}).values()
+    }
+    checked = 0
+    for w in decided.writes:
+        if w.op not in ("create", "upsert"):
+            continue
+        source = w.hs_id if w.system is System.SALESFORCE else w.sf_id
+        for m in obj.fields:
+            target = m.salesforce if w.system is System.SALESFORCE else m.hubspot
+            if (w.system, source, target) in refused:
+                checked += 1
+                assert m.key not in w.new_base, (w.system, source, target)
+    assert checked, "the seed plants values refused on records that are created"
+
+
 def test_the_kept_record_is_the_duplicate_rules_pick() -> None:
     data = seeded()
     people = [*data.salesforce["Lead"], *data.salesforce["Contact"]]
