@@ -77,6 +77,8 @@ from sync_engine.store import Link as LinkRow
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_PASSES = 3
+SF_BATCH = 200  # records per sObject Collections call
+HS_BATCH = 100  # records per HubSpot batch call
 SF_OBJECTS = ("Account", "Lead", "Contact", "Opportunity")
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
@@ -182,6 +184,7 @@ class SyncEngine:
         )
         self._schema: SchemaInfo | None = None
         self._retries: list[SyncError] = []
+        self._written: dict[System, set[str]] = {}  # this chunk's, see _note_written
         self._allowance: dict[str, _Allowance] = {}
         self.daily_caps: dict[str, int | None] = {}
         for connector in (salesforce, hubspot):
@@ -265,6 +268,7 @@ class SyncEngine:
             run_id = tx.start_run("dry_run" if dry_run else kind)
             tx.record_errors([*schema.warnings, *budgets.errors()])
         report = RunReport(run_id=run_id, kind=kind)
+        self._written = {}
         self._allowance = {  # no cap known yet (nothing reported): the first cycle probes
             system: _Allowance(budget, self._calls(system))
             for system, budget in budgets.by_system.items()
@@ -335,14 +339,27 @@ class SyncEngine:
         allowance = self._allowance.get(system)
         return None if allowance is None else allowance.left(self._calls(system))
 
-    def _defer_if_spent(self, system: str, rest: Sequence[Write], report: RunReport) -> bool:
+    def _defer_if_spent(
+        self, obj: ObjectSync, system: str, rest: Sequence[Write], report: RunReport
+    ) -> bool:
         """At the end of this cycle's API allowance, leave the rest for the next cycle: their
         records stay dirty, so a large first load is staged over cycles (and days)."""
         if self._writes_left(system) != 0:
             return False
         report.deferred += len(rest)
+        self._settle_unsent(obj, system, rest)
         report.retry_later.update(i for w in rest for i in (w.hs_id, w.sf_id) if i)
         return True
+
+    def _settle_unsent(self, obj: ObjectSync, system: str, rest: Sequence[Write]) -> None:
+        """Creates staged ahead (a group's first batch, or the batch after the last one sent)
+        that will not be sent this cycle: forgotten now, the next plan decides them again."""
+        creates = _creates(rest)
+        if not creates:
+            return
+        source = (lambda w: w.hs_id) if system == "salesforce" else (lambda w: w.sf_id)
+        with self.store.write() as tx:
+            tx.settle_creates(obj.name, system, [source(w) or "" for w in creates])
 
     def _reload_config(self) -> None:
         """Pick up sync.toml saved by another process (the dashboard) since the last cycle; a
@@ -505,6 +522,7 @@ class SyncEngine:
         """Write one plan, then mark its records decided; True when anything was written."""
         written = self.execute_plan(run_id, obj, decided, report)
         written += self._associate(run_id, obj, considered.get(System.SALESFORCE, []))
+        refused = _refusal_keys(decided)
         with self.store.write(run_id=run_id) as tx:
             decided_ids: list[str] = []
             for system, records in considered.items():
@@ -516,22 +534,39 @@ class SyncEngine:
                     system=str(system),
                     record_ids=decided_ids,
                     keep_codes=STICKY_CODES,
-                    still_refused=_refusal_keys(decided),
+                    still_refused=refused,
+                )
+                # Written without a refusal, any error of the record is gone (a sticky one
+                # too), except the refusals this plan made of some of its fields.
+                tx.resolve_records(
+                    system=str(system),
+                    record_ids=self._written.pop(system, set()) - report.failed,
+                    still_refused=refused,
                 )
         return written > 0
 
     def _stage_creates(
-        self, run_id: int, obj: ObjectSync, system: System, chunk: list[Write]
+        self, tx: StoreWriter, obj: ObjectSync, system: System, chunk: Sequence[Write]
     ) -> None:
-        """Note the creates about to be sent, committed before the call (see _recover_creates)."""
+        """Note the creates about to be sent, in a transaction that commits before the call
+        (see _recover_creates). It rides with the plan's opening rows or the previous batch's
+        commit: a session of its own per batch cost a COMMIT each."""
         creates = _creates(chunk)
         if not creates:
             return
         source = (lambda w: w.hs_id) if system is System.SALESFORCE else (lambda w: w.sf_id)
-        with self.store.write(run_id=run_id) as tx:
-            tx.stage_creates(
-                obj.name, str(system), ((source(w) or "", w.key, _staged(w)) for w in creates)
-            )
+        tx.stage_creates(
+            obj.name, str(system), ((source(w) or "", w.key, _staged(w)) for w in creates)
+        )
+
+    def _stage_next(
+        self, tx: StoreWriter, obj: ObjectSync, system: System, batch: Sequence[Write]
+    ) -> None:
+        """Stage the next batch's creates with this batch's commit, unless the cycle's API
+        allowance is spent: then `_defer_if_spent` stops before that call (nothing between
+        this commit and that check makes a call)."""
+        if batch and self._writes_left(str(system)) != 0:
+            self._stage_creates(tx, obj, system, batch)
 
     def _recover_creates(self, run_id: int, obj: ObjectSync) -> None:
         """Creates a killed process sent but never committed. A record created then (found in the
@@ -577,6 +612,9 @@ class SyncEngine:
                 tx.settle_creates(obj.name, system_name, sources)
             for system, done in found.items():
                 self._record_successes(tx, obj, system, done)
+                tx.resolve_records(
+                    system=str(system), record_ids=[i for _w, hs, sf in done for i in (hs, sf)]
+                )
 
     def _hold_loops(self, run_id: int) -> frozenset[tuple[str, str]]:
         """The fields held by an open loop error: not synced until a person acts."""
@@ -816,7 +854,15 @@ class SyncEngine:
     def execute_plan(self, run_id: int, obj: ObjectSync, decided: Plan, report: RunReport) -> int:
         """Write the plan in batches; each batch commits its own audit rows. Returns records
         written."""
+        sf_groups = _group(decided.writes_to(System.SALESFORCE))
+        hs_groups = _group(decided.writes_to(System.HUBSPOT))
         with self.store.write(run_id=run_id) as tx:
+            for system, groups, size in (
+                (System.SALESFORCE, sf_groups, SF_BATCH),
+                (System.HUBSPOT, hs_groups, HS_BATCH),
+            ):
+                for writes in groups.values():  # each group's first batch (later: _stage_next)
+                    self._stage_next(tx, obj, system, writes[:size])
             tx.link_many(
                 LinkRow(obj.name, link.hs_id, link.sf_object, link.sf_id, match_key=link.key)
                 for link in decided.links
@@ -838,9 +884,9 @@ class SyncEngine:
         report.errors += len(decided.refusals)
         report.conflicts += len(decided.conflicts)
         written = 0
-        for (sf_object, op), writes in _group(decided.writes_to(System.SALESFORCE)).items():
+        for (sf_object, op), writes in sf_groups.items():
             written += self._write_salesforce(run_id, obj, sf_object, op, writes, report)
-        for (_hs_object, op), writes in _group(decided.writes_to(System.HUBSPOT)).items():
+        for (_hs_object, op), writes in hs_groups.items():
             written += self._write_hubspot(run_id, obj, op, writes, report)
         return written
 
@@ -855,19 +901,19 @@ class SyncEngine:
     ) -> int:
         ext = "HubSpot_Contact_Id__c" if obj.name == "contact" else _ext_field(sf_object)
         done = 0
-        for start in range(0, len(writes), 200):
-            chunk = writes[start : start + 200]
-            if self._defer_if_spent("salesforce", writes[start:], report):
+        for start in range(0, len(writes), SF_BATCH):
+            chunk = writes[start : start + SF_BATCH]
+            if self._defer_if_spent(obj, "salesforce", writes[start:], report):
                 break
             records = [
                 {**w.values, **({"Id": w.record_id} if op == "update" else {})} for w in chunk
             ]
-            self._stage_creates(run_id, obj, System.SALESFORCE, chunk)
             try:
                 outcomes = self._save(sf_object, records, op=op, ext=ext)
             except RecordError as exc:
                 outcomes = [_failed(i, exc) for i in range(len(chunk))]
-            done += self._commit_salesforce(run_id, obj, chunk, outcomes, report)
+            after = writes[start + SF_BATCH : start + 2 * SF_BATCH]
+            done += self._commit_salesforce(run_id, obj, chunk, outcomes, report, after=after)
         return done
 
     def _save(
@@ -901,6 +947,8 @@ class SyncEngine:
         chunk: list[Write],
         outcomes: list[SaveOutcome],
         report: RunReport,
+        *,
+        after: Sequence[Write],
     ) -> int:
         done: list[tuple[Write, str, str]] = []
         new_ids: set[str] = set()
@@ -920,8 +968,10 @@ class SyncEngine:
             tx.settle_creates(obj.name, "salesforce", [w.hs_id or "" for w in _creates(chunk)])
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.SALESFORCE, done, new_ids=new_ids)
+            self._note_written(System.SALESFORCE, done)
             self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
+            self._stage_next(tx, obj, System.SALESFORCE, after)
         report.errors += len(failures)
         report.records_written += len(done)
         return len(done)
@@ -930,9 +980,9 @@ class SyncEngine:
         self, run_id: int, obj: ObjectSync, op: str, writes: list[Write], report: RunReport
     ) -> int:
         done = 0
-        for start in range(0, len(writes), 100):
-            chunk = writes[start : start + 100]
-            if self._defer_if_spent("hubspot", writes[start:], report):
+        for start in range(0, len(writes), HS_BATCH):
+            chunk = writes[start : start + HS_BATCH]
+            if self._defer_if_spent(obj, "hubspot", writes[start:], report):
                 break
             try:
                 if op == "archive":
@@ -942,7 +992,6 @@ class SyncEngine:
                         for i, w in enumerate(chunk, start)
                     ]
                 elif op == "create":
-                    self._stage_creates(run_id, obj, System.HUBSPOT, chunk)
                     outcomes = self.hs.batch_create(
                         obj.hubspot_object, [{"properties": dict(w.values)} for w in chunk]
                     )
@@ -953,7 +1002,8 @@ class SyncEngine:
                     )
             except RecordError as exc:
                 outcomes = [_hs_failed(i, exc) for i in range(start, start + len(chunk))]
-            done += self._commit_hubspot(run_id, obj, chunk, outcomes, report)
+            after = writes[start + HS_BATCH : start + 2 * HS_BATCH]
+            done += self._commit_hubspot(run_id, obj, chunk, outcomes, report, after=after)
         return done
 
     def _commit_hubspot(
@@ -963,6 +1013,8 @@ class SyncEngine:
         chunk: list[Write],
         outcomes: list[HsOutcome],
         report: RunReport,
+        *,
+        after: Sequence[Write],
     ) -> int:
         done: list[tuple[Write, str, str]] = []
         new_ids: set[str] = set()
@@ -987,8 +1039,10 @@ class SyncEngine:
             mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.HUBSPOT, done, new_ids=new_ids)
+            self._note_written(System.HUBSPOT, done)
             self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
+            self._stage_next(tx, obj, System.HUBSPOT, after)
         report.errors += len(failures)
         report.records_written += len(done)
         return len(done)
@@ -1058,11 +1112,13 @@ class SyncEngine:
         tx.record_field_history(history)
         targets = ((sf_id if system is System.SALESFORCE else hs_id, w) for w, hs_id, sf_id in done)
         written = [(rid, dict(w.values)) for rid, w in targets if rid not in fresh]
-        # Errors of a create were filed under the source record's id: resolve both.
-        tx.resolve_records(
-            system=str(system), record_ids=[i for _w, hs, sf in done for i in (hs, sf)]
-        )
         mirror.apply_written(tx.conn, system, written)
+
+    def _note_written(self, system: System, done: Sequence[tuple[Write, str, str]]) -> None:
+        """Records written to system in this chunk, their errors resolved when it is carried
+        out (`_carry_out`): one statement per chunk, not per batch, and after the refusals the
+        plan made. Errors of a create were filed under the source record's id: both ids."""
+        self._written.setdefault(system, set()).update(i for _w, hs, sf in done for i in (hs, sf))
 
     def flush_calls(self, tx: StoreWriter) -> None:
         """Write the API calls made since the last flush (and retried ones) in this batch."""

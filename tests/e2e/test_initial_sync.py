@@ -55,6 +55,45 @@ def test_qualifying_contacts_reach_salesforce_and_no_one_else_is_created(synced)
         assert links[row["HubSpot_Contact_Id__c"]] == ("Lead", row["Id"])
 
 
+def test_a_field_refused_on_a_record_written_anyway_stays_an_open_error(synced):
+    """A record is created or updated without the values the plan refused (an owner with no
+    counterpart, a picklist value with no map entry): the refusal is what tells the admin the
+    field did not sync, so writing the rest of the record must not close it."""
+    with synced.engine.store.read() as conn:  # later tests edit records: the first run only
+        rows = conn.execute(
+            """
+            SELECT e.system, e.object, e.field, r.finished_at >= e.resolved_at, count(*)
+            FROM sync_errors e JOIN sync_runs r ON r.run_id = ?
+            WHERE e.code = 'VALUE_REFUSED' AND e.first_seen <= r.finished_at AND EXISTS (
+                SELECT 1 FROM field_changes c
+                WHERE e.record_id IN (c.hs_id, c.sf_id) AND c.run_id = r.run_id)
+            GROUP BY ALL ORDER BY ALL
+            """,
+            [synced.report.run_id],
+        ).fetchall()
+    assert rows, "the seed plants refused values on records that are written"
+    closed = [row for row in rows if row[3]]
+    assert not closed, f"refusals closed by the write of their record: {closed}"
+
+
+def test_a_record_created_without_a_refused_value_never_blanks_it_in_its_source(synced):
+    """The new record lacks the refused value; the next decision must not take that blank for
+    an edit and copy it back over the value the source record still holds."""
+    with synced.engine.store.read() as conn:
+        blanked = conn.execute(
+            """
+            SELECT e.system, e.field, c.direction, c.field, count(*) FROM sync_errors e
+            JOIN field_changes c ON e.record_id IN (c.hs_id, c.sf_id)
+                AND e.field IN (c.field, c.source_field)
+            WHERE e.code = 'VALUE_REFUSED' AND c.reason <> 'created' AND c.run_id = ?
+                AND coalesce(c.new_value, '') = '' AND coalesce(c.old_value, '') <> ''
+            GROUP BY ALL ORDER BY ALL
+            """,
+            [synced.report.run_id],
+        ).fetchall()
+    assert not blanked, f"source values blanked after a refusal: {blanked}"
+
+
 def test_nobody_who_existed_is_created_again(synced):
     pair = synced.pair
     before = Counter(normalize_email(r["Email"]) for r in synced.sf_before if r["Email"])

@@ -153,10 +153,10 @@ def test_deals_created_just_before_a_kill_are_found_again_not_created_twice(smal
     engine = small_pair.engine()
     commit = engine._commit_hubspot
 
-    def killed_before_the_deal_commit(run_id, obj, chunk, outcomes, report):
+    def killed_before_the_deal_commit(run_id, obj, chunk, outcomes, report, **kw):
         if obj.name == "deal":
             raise Killed
-        return commit(run_id, obj, chunk, outcomes, report)
+        return commit(run_id, obj, chunk, outcomes, report, **kw)
 
     engine._commit_hubspot = killed_before_the_deal_commit
     with pytest.raises(Killed):
