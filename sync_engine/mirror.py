@@ -352,14 +352,19 @@ def mark_dirty(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[st
 
 
 def apply_written(
-    conn: duckdb.DuckDBPyConnection, system: System, written: Sequence[tuple[str, dict[str, Any]]]
+    conn: duckdb.DuckDBPyConnection,
+    system: System,
+    written: Sequence[tuple[str, Mapping[str, Any]]],
 ) -> None:
-    """Fold values just written into the mirrored rows, so later decisions see them."""
+    """Fold values just written into the mirrored rows, so later decisions see them. A record
+    written twice gets both, the later value of a field winning (an UPDATE takes one source row
+    per target row)."""
     if not written:
         return
-    frame = pa.table(
-        {"id": [rid for rid, _ in written], "patch": [_to_json(v) for _, v in written]}
-    )
+    patches: dict[str, dict[str, Any]] = {}
+    for rid, values in written:
+        patches.setdefault(rid, {}).update(values)
+    frame = pa.table({"id": list(patches), "patch": [_to_json(v) for v in patches.values()]})
     execute_with(
         conn,
         "UPDATE records SET payload = json_merge_patch(records.payload, w.patch::JSON) "

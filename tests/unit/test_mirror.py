@@ -146,6 +146,19 @@ def test_content_is_compared_decoded_not_as_text(store: AuditStore) -> None:
     assert _upsert(store, _hs("1", T0 + timedelta(seconds=3), firstname="Jo", phone="2")) == 1
 
 
+def test_values_written_twice_in_one_fold_keep_the_later_value(store: AuditStore) -> None:
+    """The engine folds a whole chunk's writes at once: a record written twice gets both
+    patches, in order."""
+    first = _hs("1", firstname="Jo", phone="1")
+    _upsert(store, first)
+    written = [("1", {"phone": "2", "city": "Oslo"}), ("1", {"phone": "3"})]
+    with store.write() as tx:
+        mirror.apply_written(tx.conn, System.HUBSPOT, written)
+    _decide(store, first)
+    echo = _hs("1", T0 + timedelta(seconds=2), city="Oslo", firstname="Jo", phone="3")
+    assert _upsert(store, echo) == 0
+
+
 def test_a_batch_of_new_and_known_rows(store: AuditStore) -> None:
     a, b = _sf("00Q1", Phone="1"), _sf("00Q2", Phone="1")
     _upsert(store, a, b)
