@@ -240,3 +240,22 @@ def test_the_integration_user_check_shows_what_it_can_see_and_warns_about_a_pers
     person_report = as_person.integration_user_report()
     assert not person_report.dedicated
     assert any("looks like a person's account" in w for w in person_report.warnings)
+
+
+def test_creates_left_for_the_next_cycle_are_not_left_staged(small_pair):
+    """A create batch is staged with the commit before its call. When the cycle's API
+    allowance runs out first, the batch is not sent, and its staging is dropped at once: a
+    restart must not look for records that were never created."""
+    engine = small_pair.engine()
+    engine.daily_caps = {"hubspot": 60}  # a few HubSpot calls per cycle
+    deferred = []
+    for _ in range(6):
+        report = engine.run_once()
+        if report.deferred:
+            with engine.store.read() as conn:
+                staged = conn.execute("SELECT count(*) FROM pending_creates").fetchone()[0]
+            deferred.append((report.deferred, staged, report.message))
+    assert deferred, "no cycle ran out of its allowance"
+    for count, staged, message in deferred:
+        assert staged == 0
+        assert f"staged: {count} records wait for the next cycle's API budget" == message
