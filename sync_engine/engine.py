@@ -354,12 +354,10 @@ class SyncEngine:
     def _settle_unsent(self, obj: ObjectSync, system: str, rest: Sequence[Write]) -> None:
         """Creates staged ahead (a group's first batch, or the batch after the last one sent)
         that will not be sent this cycle: forgotten now, the next plan decides them again."""
-        creates = _creates(rest)
-        if not creates:
-            return
-        source = (lambda w: w.hs_id) if system == "salesforce" else (lambda w: w.sf_id)
-        with self.store.write() as tx:
-            tx.settle_creates(obj.name, system, [source(w) or "" for w in creates])
+        sources = _create_sources(System(system), rest)
+        if sources:
+            with self.store.write() as tx:
+                tx.settle_creates(obj.name, system, sources)
 
     def _reload_config(self) -> None:
         """Pick up sync.toml saved by another process (the dashboard) since the last cycle; a
@@ -544,12 +542,13 @@ class SyncEngine:
         (see _recover_creates). It rides with the plan's opening rows or the previous batch's
         commit: a session of its own per batch cost a COMMIT each."""
         creates = _creates(chunk)
-        if not creates:
-            return
-        source = (lambda w: w.hs_id) if system is System.SALESFORCE else (lambda w: w.sf_id)
-        tx.stage_creates(
-            obj.name, str(system), ((source(w) or "", w.key, _staged(w)) for w in creates)
-        )
+        if creates:
+            sources = _create_sources(system, creates)
+            tx.stage_creates(
+                obj.name,
+                str(system),
+                ((src, w.key, _staged(w)) for src, w in zip(sources, creates, strict=True)),
+            )
 
     def _stage_next(
         self, tx: StoreWriter, obj: ObjectSync, system: System, batch: Sequence[Write]
@@ -604,9 +603,7 @@ class SyncEngine:
                 tx.settle_creates(obj.name, system_name, sources)
             for system, done in found.items():
                 self._record_successes(tx, obj, system, done)
-                tx.resolve_records(
-                    system=str(system), record_ids=[i for _w, hs, sf in done for i in (hs, sf)]
-                )
+                tx.resolve_records(system=str(system), record_ids=_both_ids(done))
             self._fold_written(tx)
 
     def _hold_loops(self, run_id: int) -> frozenset[tuple[str, str]]:
@@ -972,7 +969,7 @@ class SyncEngine:
                 if _transient(outcome):  # decide it again next cycle
                     report.retry_later.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
-            tx.settle_creates(obj.name, "salesforce", [w.hs_id or "" for w in _creates(chunk)])
+            tx.settle_creates(obj.name, "salesforce", _create_sources(System.SALESFORCE, chunk))
             tx.record_errors(failures)
             self._record_successes(tx, obj, System.SALESFORCE, done, new_ids=new_ids)
             self._note_written(System.SALESFORCE, done)
@@ -1041,7 +1038,7 @@ class SyncEngine:
                 failures.append(_hs_failure_row(write, outcome, obj))
                 report.failed.update(i for i in (write.hs_id, write.sf_id) if i)
         with self.store.write(run_id=run_id) as tx:
-            tx.settle_creates(obj.name, "hubspot", [w.sf_id or "" for w in _creates(chunk)])
+            tx.settle_creates(obj.name, "hubspot", _create_sources(System.HUBSPOT, chunk))
             tx.link_many(existing)
             mirror.mark_dirty(tx.conn, System.SALESFORCE, [link.sf_id for link in existing])
             tx.record_errors(failures)
@@ -1136,7 +1133,7 @@ class SyncEngine:
         """Records written to system by this plan, their errors resolved once its writes are
         done (`execute_plan`): one statement per plan, not per batch, and after the refusals
         the plan made. Errors of a create were filed under the source record's id: both ids."""
-        self._written.setdefault(system, set()).update(i for _w, hs, sf in done for i in (hs, sf))
+        self._written.setdefault(system, set()).update(_both_ids(done))
 
     def flush_calls(self, tx: StoreWriter) -> None:
         """Write the API calls made since the last flush (and retried ones) in this batch."""
@@ -1303,6 +1300,19 @@ def _creates(chunk: Iterable[Write]) -> list[Write]:
     """The writes that may create a record: only these are staged (`_stage_creates`), so only
     these have pending creates to settle (the others' were settled by `_recover_creates`)."""
     return [w for w in chunk if w.op in ("create", "upsert")]
+
+
+def _create_sources(system: System, writes: Iterable[Write]) -> list[str]:
+    """The ids of the records the creates among writes copy into system: what staging is keyed
+    by (the new record has no id of its own before the call)."""
+    if system is System.SALESFORCE:
+        return [w.hs_id or "" for w in _creates(writes)]
+    return [w.sf_id or "" for w in _creates(writes)]
+
+
+def _both_ids(done: Iterable[tuple[Write, str, str]]) -> list[str]:
+    """Both ids of each written pair (errors of a create are filed under its source's id)."""
+    return [i for _w, hs, sf in done for i in (hs, sf)]
 
 
 def _staged(write: Write) -> dict[str, Any]:
