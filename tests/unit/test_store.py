@@ -813,6 +813,51 @@ def test_an_older_schema_is_upgraded_in_place(store: AuditStore) -> None:
     assert {t.name for t in TABLES} <= tables
 
 
+def test_a_mirror_from_before_uncompressed_payloads_is_rebuilt_with_its_rows(
+    store: AuditStore,
+) -> None:
+    """Level 3 stored payloads compressed; DuckDB cannot alter that, so the table is created
+    anew at level 4, every mirrored record (and its dirty flag) kept."""
+    store.ensure_schema()
+    store.release()
+    with duckdb.connect(str(store.path)) as conn:
+        conn.execute("DROP TABLE records")
+        conn.execute(
+            "CREATE TABLE records (system VARCHAR, object VARCHAR, id VARCHAR, key VARCHAR, "
+            "modified_at TIMESTAMPTZ, modified_by VARCHAR, created VARCHAR, "
+            "deleted BOOLEAN DEFAULT false, dirty BOOLEAN DEFAULT true, payload JSON)"
+        )
+        conn.execute(
+            "INSERT INTO records (system, object, id, key, payload) "
+            "SELECT 'hubspot', 'contacts', i::VARCHAR, 'p' || i || '@example.com', "
+            "json_object('email', 'p' || i || '@example.com') FROM range(5000) r(i)"
+        )
+        conn.execute("UPDATE records SET dirty = false WHERE id = '7'")
+        conn.execute("UPDATE schema_version SET version = 3")
+    with store.write() as tx:
+        assert store_mod.schema_level(tx.conn) == SCHEMA_VERSION
+        rows = tx.conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE dirty), count(read_at) FROM records"
+        ).fetchone()
+        assert rows == (5000, 4999, 0), "rows and flags kept; the added column is empty"
+        assert tx.conn.execute(
+            "SELECT payload->>'email' FROM records WHERE id = '42'"
+        ).fetchone() == ("p42@example.com",)
+        (sql,) = tx.conn.execute(
+            "SELECT sql FROM duckdb_tables() WHERE table_name = 'records'"
+        ).fetchone()
+        assert "payload JSON USING COMPRESSION Uncompressed" in sql
+        assert store_mod._recompressed(tx.conn) == [], "a later open rebuilds nothing"
+    store.release()
+    with duckdb.connect(str(store.path)) as conn:
+        conn.execute("CHECKPOINT")
+        stored = conn.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('records') "
+            "WHERE column_name = 'payload' AND segment_type = 'JSON'"
+        ).fetchall()
+    assert stored == [("Uncompressed",)]
+
+
 def test_a_column_added_without_a_version_bump_is_still_created(store: AuditStore) -> None:
     store.ensure_schema()
     store.release()  # the writer's attachment lingers; a raw connection needs the file free
