@@ -1067,7 +1067,8 @@ class SyncEngine:
         new_ids are the records this very call created: no link, base or mirrored row can name
         them yet, so their rows are appended without the statements that look for rows to
         replace, each of which scans a whole table (no index) and so costs more as the store
-        grows."""
+        grows. So are the bases of a pair that had none when decided (`Write.first_base`: most
+        of an initial sync's matched pairs)."""
         same = {"object": obj.name}
         fresh = set(new_ids)
         created = [
@@ -1095,12 +1096,12 @@ class SyncEngine:
         ]
         tx.record_changes(Columns.of(FieldChange, _CHANGE_COLUMNS, changes, same=same))
         bases = [
-            (hs_id, sf_id, key, value, w.sf_object, w.op)
+            (hs_id, sf_id, key, value, w.sf_object, w.op, w.first_base)
             for w, hs_id, sf_id in done
             for key, value in w.new_base.items()
         ]
         for new in (False, True):
-            synced = [b[:4] for b in bases if (b[0] in fresh or b[1] in fresh) is new]
+            synced = [b[:4] for b in bases if (b[6] or b[0] in fresh or b[1] in fresh) is new]
             tx.set_synced_values(Columns.of(SyncedValue, _BASE_COLUMNS, synced, same=same), new=new)
         history = Columns.of(  # what loop detection compares, in one spelling per field
             FieldWrite,

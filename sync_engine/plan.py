@@ -162,6 +162,9 @@ class Write:
     new_base: Mapping[str, str | None]
     associate_company: str | None = None
     key: str | None = None
+    # The pair had no synced values when decided: new_base's rows are its first (the store
+    # appends them without looking for rows to replace, which scans every base).
+    first_base: bool = False
 
 
 @dataclass(frozen=True)
@@ -543,13 +546,14 @@ def _plan_pair(
             out.conflicts.append(
                 PairConflict(hs.id, sf.object, sf.id, d.conflict, hs.modified_at, sf.modified_at)
             )
+    first = not base  # the writes' fields are apart from each other and from the settled ones
     if sf_decisions:
         out.writes.append(
-            _write(System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions)
+            _write(System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions, first)
         )
     if hs_decisions:
         out.writes.append(
-            _write(System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions)
+            _write(System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions, first)
         )
     if new_base:
         out.base_updates[(hs.id, sf.id)] = new_base
@@ -623,6 +627,7 @@ def _write(
     hs: Record,
     sf: Record,
     decisions: list[FieldDecision],
+    first_base: bool,
 ) -> Write:
     to_sf = system is System.SALESFORCE
     target = sf if to_sf else hs
@@ -649,6 +654,7 @@ def _write(
         sf_object=sf.object,
         sf_id=sf.id,
         new_base={d.field: d.new_base for d in decisions},
+        first_base=first_base,
     )
 
 

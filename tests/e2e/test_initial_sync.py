@@ -94,6 +94,33 @@ def test_a_record_created_without_a_refused_value_never_blanks_it_in_its_source(
     assert not blanked, f"source values blanked after a refusal: {blanked}"
 
 
+def test_each_pair_keeps_one_base_per_field_and_written_pairs_have_them(synced):
+    """A pair's first bases are appended without looking for rows to replace (a write of a
+    pair that had none): no field may end with two, and a written pair has its bases."""
+    with synced.engine.store.read() as conn:
+        twice = conn.execute(
+            "SELECT object, hs_id, sf_id, field, count(*) FROM synced_values "
+            "GROUP BY ALL HAVING count(*) > 1 LIMIT 5"
+        ).fetchall()
+        unbased = conn.execute(
+            """
+            SELECT count(DISTINCT (c.hs_id, c.sf_id)) FROM field_changes c
+            WHERE c.run_id = ? AND c.reason <> 'association' AND NOT EXISTS (
+                SELECT 1 FROM synced_values v
+                WHERE v.hs_id = c.hs_id AND v.sf_id = c.sf_id AND v.object = c.object)
+            """,
+            [synced.report.run_id],
+        ).fetchone()[0]
+        updated = conn.execute(
+            "SELECT count(DISTINCT (hs_id, sf_id)) FROM field_changes "
+            "WHERE run_id = ? AND reason NOT IN ('created', 'association')",
+            [synced.report.run_id],
+        ).fetchone()[0]
+    assert not twice, f"fields with two bases: {twice}"
+    assert updated > 100, "the initial sync updates matched pairs (the case under test)"
+    assert unbased == 0, f"{unbased} written pairs have no base"
+
+
 def test_nobody_who_existed_is_created_again(synced):
     pair = synced.pair
     before = Counter(normalize_email(r["Email"]) for r in synced.sf_before if r["Email"])

@@ -78,12 +78,14 @@ def reference_plan_pair(
         )
     if sf_decisions:
         out.writes.append(
-            planning._write(System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions)
+            planning._write(
+                System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions, not base
+            )
         )
     if hs_decisions:
         out.writes.append(
             planning._write(
-                System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions
+                System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions, not base
             )
         )
     if new_base:
