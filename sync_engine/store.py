@@ -66,7 +66,7 @@ except ImportError:  # pragma: no cover - not on Linux/macOS
 
 SCHEMA_VERSION = 4
 # 2: records (the engine's mirror); field_history like SyncWrite; 3: pending_creates;
-# 4: records.payload stored uncompressed (a file of level 3 has its mirror rebuilt)
+# 4: records.payload and pending_creates.write stored uncompressed (tables rebuilt)
 
 SYSTEMS = ("hubspot", "salesforce")
 RUN_KINDS = ("scheduled", "segment", "dry_run", "initial")
@@ -340,14 +340,16 @@ TABLES: tuple[Table, ...] = (
             details JSON
         """),
     ),
-    Table(  # creates sent but not yet committed: what a restart records if the record exists
+    # Creates sent but not yet committed: what a restart records if the record exists. Rows
+    # live for one batch: compressing their writes at a checkpoint would be work thrown away.
+    Table(
         "pending_creates",
         _cols("""
             object VARCHAR
             system VARCHAR
             source_id VARCHAR
             key VARCHAR
-            write JSON
+            write JSON USING COMPRESSION uncompressed
             run_id BIGINT
             at TIMESTAMPTZ
         """),
@@ -521,7 +523,11 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, *, now: datetime) -> bool:
 
     The file is compared with TABLES, so a table or column added to TABLES is created even if
     SCHEMA_VERSION was not bumped (bump it anyway: it records when a file was upgraded)."""
-    if schema_level(conn) >= SCHEMA_VERSION and not _missing(_present(conn)):
+    if (
+        schema_level(conn) >= SCHEMA_VERSION
+        and not _missing(_present(conn))
+        and not _recompressed(conn)
+    ):
         return False
     conn.execute("BEGIN TRANSACTION")
     try:
