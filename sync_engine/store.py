@@ -1326,8 +1326,11 @@ class AuditStore:
                 yield conn
             return
         deadline = time.monotonic() + self.lock_timeout
-        with _session(_gate(self.path), write=False, deadline=deadline) as conn:
-            if schema_level(conn) == 0:
+        gate = _gate(self.path)
+        with _session(gate, write=False, deadline=deadline) as conn:
+            # A writer of this process made sure of the schema on this attachment: no need to
+            # ask again (two statements per read, a read per engine step).
+            if not gate.schema_checked and schema_level(conn) == 0:
                 with _empty_database() as empty:
                     yield empty
                 return
