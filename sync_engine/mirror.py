@@ -12,7 +12,7 @@ dashboard's inclusion preview evaluates, without touching HubSpot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sync_engine.models import System
 from sync_engine.plan import Record
-from sync_engine.store import BATCH, execute_with
+from sync_engine.store import BATCH, compact_json, execute_with
 
 _COLUMNS = (
     "system",
@@ -39,20 +39,7 @@ _COLUMNS = (
 )
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":")), by a C
-    encoder made once where this Python has one (`JSONEncoder.encode` makes one per call, a
-    fifth of encoding a payload). It skips the check for circular references: values are
-    decoded JSON and what is written from them, never cyclic."""
-    encoder = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
-    make = json.encoder.c_make_encoder
-    if make is None:
-        return encoder.encode
-    encode = make(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-    return lambda values: "".join(encode(values, 0))
-
-
-_to_json = _json_encoder()
+_to_json = compact_json  # payload text: see store.compact_json
 
 
 # A row read again is a change when its deletion or any value other than these stamps differs.

@@ -205,3 +205,10 @@ def test_rows_read_back_are_the_records_stored(store: AuditStore) -> None:
 def test_payload_text_is_json_dumps(values: Any) -> None:
     expected = json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
     assert mirror._to_json(values) == expected
+
+
+def test_a_payload_without_json_numbers_stores_them_as_null() -> None:
+    """NaN and infinities are not JSON (no API sends them): orjson writes null where json.dumps
+    wrote NaN, unless the payload also holds what only json.dumps encodes (above)."""
+    values = {"nan": float("nan"), "inf": float("-inf"), "n": 1.5}
+    assert mirror._to_json(values) == '{"nan":null,"inf":null,"n":1.5}'
