@@ -848,7 +848,7 @@ class SyncEngine:
         What needs one statement per plan rather than per batch comes last: the values written,
         folded into the mirror (`_fold_written`), and the errors of the records written,
         resolved after the plan's refusals (`_note_written`)."""
-        sf_groups = _group(decided.writes_to(System.SALESFORCE))
+        sf_groups = _group(decided.writes_to(System.SALESFORCE), mixed_updates=True)
         hs_groups = _group(decided.writes_to(System.HUBSPOT))
         self._written, self._patches = {}, {}  # this plan's, settled when its writes are done
         with self.store.write(run_id=run_id) as tx:
@@ -910,10 +910,14 @@ class SyncEngine:
             if self._defer_if_spent(obj, "salesforce", writes[start:], report):
                 break
             records = [
-                {**w.values, **({"Id": w.record_id} if op == "update" else {})} for w in chunk
+                {"attributes": {"type": w.object}, **w.values, "Id": w.record_id}
+                if op == "update"  # each names its type: the collection may mix them
+                else dict(w.values)
+                for w in chunk
             ]
+            sobject = chunk[0].object if sf_object == MIXED else sf_object
             try:
-                outcomes = self._save(sf_object, records, op=op, ext=ext)
+                outcomes = self._save(sobject, records, op=op, ext=ext)
             except RecordError as exc:
                 outcomes = [_failed(i, exc) for i in range(len(chunk))]
             after = writes[start + SF_BATCH : start + 2 * SF_BATCH]
@@ -1473,10 +1477,22 @@ def _empty_snapshot(obj: ObjectSync) -> Snapshot:
     )
 
 
-def _group(writes: Iterable[Write]) -> dict[tuple[str, str], list[Write]]:
+MIXED = "*"  # the object of a group of Salesforce updates of several types
+
+
+def _group(
+    writes: Iterable[Write], *, mixed_updates: bool = False
+) -> dict[tuple[str, str], list[Write]]:
+    """Writes by (object, operation). With mixed_updates, Salesforce updates of every type are
+    one group (MIXED): an update collection may mix types, so a plan's Lead and Contact updates
+    end in one partial collection, not one each. Types stay contiguous, as Salesforce saves a
+    collection in one chunk per run of a type (ten at most)."""
     grouped: dict[tuple[str, str], list[Write]] = {}
     for w in writes:
-        grouped.setdefault((w.object, w.op), []).append(w)
+        key = (MIXED, w.op) if mixed_updates and w.op == "update" else (w.object, w.op)
+        grouped.setdefault(key, []).append(w)
+    if (MIXED, "update") in grouped:
+        grouped[(MIXED, "update")].sort(key=lambda w: w.object)  # stable: plan order per type
     return grouped
 
 

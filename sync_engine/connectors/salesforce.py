@@ -433,7 +433,10 @@ class SalesforceConnector:
         external_id_field: str | None = None,
     ) -> list[SaveOutcome]:
         """Create, update or upsert through sObject Collections, 200 per request, allOrNone off,
-        so one refused record never fails its batch. Returns one outcome per record, in order."""
+        so one refused record never fails its batch. Returns one outcome per record, in order.
+
+        sobject is each record's type unless the record names its own in `attributes`: a create
+        or update collection may mix types (an upsert's URL names its one type)."""
         if op not in ("create", "update", "upsert"):
             raise ValueError(f"unknown save operation {op!r}")
         if op == "upsert" and not external_id_field:

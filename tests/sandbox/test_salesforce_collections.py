@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+from sandbox.salesforce.ids import make_id
+
 pytestmark = pytest.mark.sandbox
 
 
@@ -121,6 +123,34 @@ def test_update_and_delete_collections(sf_org, sf_lead):
     assert sf.Lead.get(ids[0])["Title"] == "VP Sales"
     assert deleted[0] == {"id": ids[2], "success": True, "errors": []}
     assert deleted[1]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+
+
+def test_an_update_collection_may_mix_object_types(sf_org, sf_lead):
+    """The engine sends a contact plan's Lead and Contact updates in one collection, each type
+    contiguous: Salesforce saves them in one chunk per run of a type, results in input order."""
+    contact_id = make_id("003", 4_242)
+    contact = {"Id": contact_id, "FirstName": "Cy", "LastName": "Contact", "Email": "cy@x.example"}
+    sf_org.load({"Lead": [sf_lead(1), sf_lead(2)], "Contact": [contact]})
+    sf = sf_org.client()
+    lead_ids = [sf_lead(i)["Id"] for i in (1, 2)]
+
+    answer = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Contact"}, "id": contact_id, "Title": "CFO"},
+                {"attributes": {"type": "Lead"}, "id": lead_ids[0], "Title": "CTO"},
+                {"attributes": {"type": "Lead"}, "id": lead_ids[1], "Status": "Not A Status"},
+            ],
+        },
+    )
+
+    assert [a["id"] for a in answer[:2]] == [contact_id, lead_ids[0]]
+    assert [a["success"] for a in answer] == [True, True, False]
+    assert sf.Contact.get(contact_id)["Title"] == "CFO"
+    assert sf.Lead.get(lead_ids[0])["Title"] == "CTO"
 
 
 def test_upsert_collection_by_external_id_reports_created(sf_org):

@@ -24,6 +24,19 @@ def test_minimum_counts_full_batches_and_pages_per_pass() -> None:
     assert minimum_calls(work) == {"salesforce": 1 + 2 + 2 + 1, "hubspot": 3 + 1 + 1 + 2}
 
 
+def test_lead_and_contact_updates_share_collections_in_the_minimum() -> None:
+    """An update collection may mix types: 250 Lead and 150 Contact updates fit in two calls.
+    An upsert names its one type in its URL; Account updates are another sync object's."""
+    work = [
+        Work("salesforce", "write", "Lead", "update", 1, 250),
+        Work("salesforce", "write", "Contact", "update", 1, 150),
+        Work("salesforce", "write", "Lead", "upsert", 1, 10),
+        Work("salesforce", "write", "Account", "update", 1, 10),
+        Work("salesforce", "write", "Contact", "update", 2, 1),  # another pass: its own call
+    ]
+    assert minimum_calls(work)["salesforce"] == 2 + 1 + 1 + 1
+
+
 def test_single_pass_minimum_folds_the_echo_pass_into_the_first() -> None:
     work = [
         Work("salesforce", "read", "Lead", "query", 1, 10),

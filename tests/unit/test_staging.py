@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from sync_engine.engine import _staged, _write_from
+from sync_engine.engine import MIXED, _group, _staged, _write_from
 from sync_engine.models import System
 from sync_engine.plan import Change, Write
 
@@ -37,3 +38,16 @@ def test_a_staged_write_reads_back_as_the_write(changes_as: str) -> None:
         fields = ("direction", "field", "source_field", "old_value", "new_value", "reason")
         data["changes"] = [dict(zip(fields, c, strict=True)) for c in data["changes"]]
     assert _write_from(data) == WRITE
+
+
+def test_a_plans_salesforce_updates_form_one_group_each_type_contiguous() -> None:
+    """Lead and Contact updates share collections (`engine._group`); upserts keep their type."""
+
+    def update(obj: str, rid: str) -> Write:
+        return replace(WRITE, op="update", object=obj, sf_object=obj, record_id=rid)
+
+    writes = [update("Lead", "L1"), update("Contact", "C1"), WRITE, update("Lead", "L2")]
+    grouped = _group(writes, mixed_updates=True)
+    assert list(grouped) == [(MIXED, "update"), ("Lead", "upsert")]
+    assert [w.record_id for w in grouped[(MIXED, "update")]] == ["C1", "L1", "L2"]
+    assert list(_group(writes)) == [("Lead", "update"), ("Contact", "update"), ("Lead", "upsert")]
