@@ -549,11 +549,29 @@ def _plan_pair(
     first = not base  # the writes' fields are apart from each other and from the settled ones
     if sf_decisions:
         out.writes.append(
-            _write(System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions, first)
+            _write(
+                System.SALESFORCE,
+                "update",
+                sf.object,
+                sf.id,
+                hs,
+                sf,
+                sf_decisions,
+                first_base=first,
+            )
         )
     if hs_decisions:
         out.writes.append(
-            _write(System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions, first)
+            _write(
+                System.HUBSPOT,
+                "update",
+                obj.hubspot_object,
+                hs.id,
+                hs,
+                sf,
+                hs_decisions,
+                first_base=first,
+            )
         )
     if new_base:
         out.base_updates[(hs.id, sf.id)] = new_base
@@ -627,6 +645,7 @@ def _write(
     hs: Record,
     sf: Record,
     decisions: list[FieldDecision],
+    *,
     first_base: bool,
 ) -> Write:
     to_sf = system is System.SALESFORCE

@@ -79,13 +79,27 @@ def reference_plan_pair(
     if sf_decisions:
         out.writes.append(
             planning._write(
-                System.SALESFORCE, "update", sf.object, sf.id, hs, sf, sf_decisions, not base
+                System.SALESFORCE,
+                "update",
+                sf.object,
+                sf.id,
+                hs,
+                sf,
+                sf_decisions,
+                first_base=not base,
             )
         )
     if hs_decisions:
         out.writes.append(
             planning._write(
-                System.HUBSPOT, "update", obj.hubspot_object, hs.id, hs, sf, hs_decisions, not base
+                System.HUBSPOT,
+                "update",
+                obj.hubspot_object,
+                hs.id,
+                hs,
+                sf,
+                hs_decisions,
+                first_base=not base,
             )
         )
     if new_base:
