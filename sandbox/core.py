@@ -7,8 +7,11 @@ service does under strain; the server runs a WSGI app on 127.0.0.1 in a backgrou
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -18,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -172,10 +175,102 @@ def ensure_tls(directory: Path) -> TLSMaterial:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Request handler that does not print a line per request (the audit store is the log)."""
+    """Request handler that keeps connections alive, as Salesforce and HubSpot do, and does not
+    print a line per request (the audit store is the log).
+
+    werkzeug's own handler closes every connection (its `Connection: close`), so each client
+    call paid a new TCP connection and, for Salesforce, a TLS handshake that production, whose
+    clients reuse pooled connections, does not. Here a request's body is read whole by its
+    Content-Length before the app runs, so the stream is at the next request line when the
+    answer is sent; a request whose end cannot be found that way is served by werkzeug's handler,
+    which closes the connection."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, open_=True)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.track(self.connection, open_=False)  # type: ignore[attr-defined]
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0" if self.command in _BODYLESS else None)
+        if self.headers.get("Transfer-Encoding") or self.headers.get("Expect") or length is None:
+            super().run_wsgi()
+            return
+        environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+        answer: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            answer[:] = [status, headers]
+            return lambda data: answer.append(data)
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                body = b"".join([*answer[2:], *chunks])
+            finally:
+                getattr(chunks, "close", lambda: None)()
+        except ConnectionError:
+            self.close_connection = True  # the app reset the connection (a fault it injects)
+            return
+        except Exception:  # the emulators answer their own errors; this is a bug: log, close
+            self.close_connection = True
+            self.log_error("error on %s %s", self.command, self.path)
+            self.send_error(500)
+            return
+        self._send(answer[0], answer[1], body)
+
+    def _send(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        code, _, message = status.partition(" ")
+        self.send_response(int(code), message)
+        for key, value in headers:
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+
+_BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
+class _Server(ThreadedWSGIServer):
+    """werkzeug's threaded server, knowing its open connections so that stopping it also ends
+    the kept-alive ones (a stopped sandbox answers nothing, as a dead host would)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        self.accepted = 0  # connections served since start
+        super().__init__(*args, **kwargs)
+
+    def track(self, sock: socket.socket, *, open_: bool) -> None:
+        with self._open_lock:
+            if open_:
+                self._open.add(sock)
+                self.accepted += 1
+            else:
+                self._open.discard(sock)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            socks, self._open = list(self._open), set()
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -186,27 +281,27 @@ class ServerThread:
     port: int = 0
     tls: TLSMaterial | None = None
     host: str = "127.0.0.1"
-    _server: BaseWSGIServer | None = field(default=None, init=False, repr=False)
+    _server: _Server | None = field(default=None, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def start(self) -> str:
         """Bind (port 0 picks a free one), serve in a daemon thread, and return the base URL."""
         ssl_context = (str(self.tls.cert_pem), str(self.tls.key_pem)) if self.tls else None
-        self._server = make_server(
-            self.host,
-            self.port,
-            self.app,
-            threaded=True,
-            ssl_context=ssl_context,
-            request_handler=_QuietHandler,
+        self._server = _Server(
+            self.host, self.port, self.app, handler=_QuietHandler, ssl_context=ssl_context
         )
-        self._server.daemon_threads = True
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True
         )
         self._thread.start()
         return self.url
+
+    @property
+    def connections_accepted(self) -> int:
+        """Connections the server has accepted since it started (each client call on a new
+        connection counts one; calls on a kept-alive connection none)."""
+        return self._server.accepted if self._server is not None else 0
 
     @property
     def url(self) -> str:
@@ -217,4 +312,5 @@ class ServerThread:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
