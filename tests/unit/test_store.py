@@ -1102,27 +1102,29 @@ def test_a_lock_held_too_long_is_a_retriable_busy_error(store: AuditStore) -> No
 
 
 def test_engine_profile_sizes_this_process_duckdb() -> None:
-    """The engine process runs with a small DuckDB (one worker, a 96 MB block cache), whether
-    the profile is chosen before the process first uses the store (the CLI) or after; the
-    default profile puts DuckDB's own defaults back."""
+    """The engine process runs with a small DuckDB (one worker, a 96 MB block cache, a 32 MB
+    log between checkpoints), whether the profile is chosen before the process first uses the
+    store (the CLI) or after; the default profile puts DuckDB's own defaults back."""
 
     def settings() -> tuple[str, str]:
         cursor = store_mod._cursor()
         try:
             row = cursor.execute(
-                "SELECT current_setting('threads')::VARCHAR, current_setting('memory_limit')"
+                "SELECT current_setting('threads')::VARCHAR, current_setting('memory_limit'), "
+                "current_setting('checkpoint_threshold')"
             ).fetchone()
         finally:
             cursor.close()
         assert row is not None
-        return str(row[0]), str(row[1])
+        return str(row[0]), str(row[1]), str(row[2])
 
     default = settings()
     try:
         store_mod.use_profile(store_mod.ENGINE_PROFILE)
-        threads, limit = settings()
+        threads, limit, checkpoint = settings()
         assert threads == "1"
         assert limit.startswith(("91", "96"))  # DuckDB shows 96 MB as 91.5 MiB
+        assert checkpoint.startswith(("30", "32"))  # 32 MB as 30.5 MiB
         script = textwrap.dedent(
             """
             import sys
