@@ -972,10 +972,11 @@ class HostProfile:
 
 # The engine process runs many small statements, one at a time: a worker per core buys it
 # nothing but allocator caches, and a small block cache keeps its peak memory flat as the
-# mirror grows (measured by `python -m sync_engine bench`). Each checkpoint rewrites the
-# mirror's payload column wherever rows changed, so its cost grows with the mirror: a 32 MB log
-# halves their number (at 100,000 contacts, COMMIT 11.1 -> 9.2 s of CPU, peak 381 -> 386 MB;
-# 64 MB ran out of the 96 MB cache). The dashboard keeps the defaults.
+# mirror grows (measured by `python -m sync_engine bench`). A checkpoint's cost grows with the
+# store (the largest took 0.3-0.6 s at 100,000 contacts, and the mirror's payload updates are
+# not what makes it: without them COMMIT cost as much): a 32 MB log halves their number (at
+# 100,000, COMMIT 11.1 -> 9.2 s of CPU, peak 381 -> 386 MB; 64 MB ran out of the 96 MB cache).
+# The dashboard keeps the defaults.
 ENGINE_PROFILE = HostProfile(memory_limit="96MB", threads=1, checkpoint_threshold="32MB")
 _PROFILE = HostProfile()
 
