@@ -866,10 +866,17 @@ class SyncEngine:
                 LinkRow(obj.name, new.hs_id, new.sf_object, new.sf_id, match_key=new.key)
                 for _old, new in decided.relinks
             )
-            tx.set_synced_values(
-                SyncedValue(obj.name, hs_id, sf_id, key, value)
-                for (hs_id, sf_id), values in decided.base_updates.items()
-                for key, value in values.items()
+            tx.set_synced_values(  # as columns: a row object per field cost more than the rest
+                Columns.of(
+                    SyncedValue,
+                    _BASE_COLUMNS,
+                    [
+                        (hs_id, sf_id, key, value)
+                        for (hs_id, sf_id), values in decided.base_updates.items()
+                        for key, value in values.items()
+                    ],
+                    same={"object": obj.name},
+                )
             )
             tx.record_errors(_error_row(r, obj) for r in decided.refusals)
             tx.record_duplicates(
