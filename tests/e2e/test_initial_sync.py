@@ -94,6 +94,32 @@ def test_a_record_created_without_a_refused_value_never_blanks_it_in_its_source(
     assert not blanked, f"source values blanked after a refusal: {blanked}"
 
 
+def test_no_salesforce_value_is_rewritten_as_another_of_its_hubspot_option(synced):
+    """The seed's value maps are many to one both ways (an Account's "Communications" and
+    "Telecommunications" are one HubSpot industry). A company created from an Account holds
+    that option; reading it back must not overwrite the Account's value with the option's other
+    Salesforce spelling."""
+    config = synced.engine.config
+    maps = {m.name: m for m in config.value_maps}
+    mapped = {
+        m.salesforce: maps[m.value_map] for obj in config.objects for m in obj.fields if m.value_map
+    }
+    with synced.engine.store.read() as conn:
+        rows = conn.execute(
+            "SELECT field, old_value, new_value FROM field_changes WHERE run_id = ? "
+            "AND direction = 'hubspot_to_salesforce' AND coalesce(old_value, '') <> ''",
+            [synced.report.run_id],
+        ).fetchall()
+    rewritten = Counter(
+        (field, old, new)
+        for field, old, new in rows
+        if field in mapped
+        and mapped[field].hubspot_for(old) is not None
+        and mapped[field].hubspot_for(old) == mapped[field].hubspot_for(str(new))
+    )
+    assert not rewritten, f"Salesforce values rewritten within one HubSpot option: {rewritten}"
+
+
 def test_each_pair_keeps_one_base_per_field_and_written_pairs_have_them(synced):
     """A pair's first bases are appended without looking for rows to replace (a write of a
     pair that had none): no field may end with two, and a written pair has its bases."""

@@ -15,7 +15,12 @@ from sync_engine.conflicts import (
     decide_field,
     merge_record,
 )
-from sync_engine.mapping import MappingContext, OwnerDirectory
+from sync_engine.mapping import (
+    MappingContext,
+    OwnerDirectory,
+    canonical_from_hubspot,
+    canonical_from_salesforce,
+)
 from sync_engine.models import Direction, Rule, System, Transform
 
 pytestmark = pytest.mark.unit
@@ -260,6 +265,57 @@ def test_values_equal_after_mapping_need_no_write(
 ) -> None:
     decision = decide_field(base, hs(hs_value), sf(sf_value), LEAD_SOURCE, context=CONTEXT)
     assert (decision.action, decision.reason) == (Action.NONE, "equal")
+
+
+INDUSTRY = FieldMapping(
+    "industry", "Industry", Direction.TWO_WAY, Rule.PREFER_SALESFORCE_UNLESS_BLANK, value_map="ind"
+)
+# Many to one both ways: Communications and Telecommunications are one HubSpot option.
+INDUSTRY_CONTEXT = MappingContext(
+    value_maps={
+        "ind": ValueMap(
+            "ind",
+            (("TELECOMMUNICATIONS", "Telecommunications"), ("MACHINERY", "Machinery")),
+            (("Communications", "TELECOMMUNICATIONS"), ("Manufacturing", "MACHINERY")),
+        )
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("sf_value", "hs_value"),
+    [("Communications", "TELECOMMUNICATIONS"), ("Manufacturing", "machinery")],
+)
+@pytest.mark.parametrize("base_from", ["salesforce", "hubspot", None])
+def test_a_salesforce_value_and_the_hubspot_value_it_maps_to_agree(
+    sf_value: str, hs_value: str, base_from: str | None
+) -> None:
+    """A company created from an Account holds the HubSpot value the Account's maps to; read
+    back through to_salesforce it is another Salesforce value of the same HubSpot option. The
+    two sides agree: nothing is written (the Account's Industry used to be overwritten)."""
+    base = {
+        "salesforce": canonical_from_salesforce(INDUSTRY, sf_value, INDUSTRY_CONTEXT).value,
+        "hubspot": canonical_from_hubspot(INDUSTRY, hs_value, INDUSTRY_CONTEXT).value,
+        None: None,
+    }[base_from]
+    decision = decide_field(
+        base, hs(hs_value, NOW), sf(sf_value, EARLIER), INDUSTRY, context=INDUSTRY_CONTEXT
+    )
+    assert (decision.action, decision.reason) == (Action.NONE, "equal")
+
+
+def test_a_salesforce_change_within_one_hubspot_option_writes_nothing() -> None:
+    """Telecommunications -> Communications in Salesforce: HubSpot already holds the option
+    both map to; a change to another option is written."""
+    base = canonical_from_salesforce(INDUSTRY, "Telecommunications", INDUSTRY_CONTEXT).value
+    same = decide_field(
+        base, hs("TELECOMMUNICATIONS"), sf("Communications"), INDUSTRY, context=INDUSTRY_CONTEXT
+    )
+    assert same.action is Action.NONE
+    other = decide_field(
+        base, hs("TELECOMMUNICATIONS"), sf("Manufacturing"), INDUSTRY, context=INDUSTRY_CONTEXT
+    )
+    assert (other.action, other.value) == (Action.WRITE_HUBSPOT, "MACHINERY")
 
 
 def test_mapped_values_are_written_in_the_target_spelling() -> None:
