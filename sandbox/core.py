@@ -174,7 +174,7 @@ def ensure_tls(directory: Path) -> TLSMaterial:
     return material
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _KeepAliveHandler(WSGIRequestHandler):
     """Request handler that keeps connections alive, as Salesforce and HubSpot do, and does not
     print a line per request (the audit store is the log).
 
@@ -288,7 +288,7 @@ class ServerThread:
         """Bind (port 0 picks a free one), serve in a daemon thread, and return the base URL."""
         ssl_context = (str(self.tls.cert_pem), str(self.tls.key_pem)) if self.tls else None
         self._server = _Server(
-            self.host, self.port, self.app, handler=_QuietHandler, ssl_context=ssl_context
+            self.host, self.port, self.app, handler=_KeepAliveHandler, ssl_context=ssl_context
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(

@@ -183,6 +183,18 @@ class ValueMap:
         known = (*(sf for _, sf in self.to_salesforce), *(sf for sf, _ in self.to_hubspot))
         return next((sf for sf in known if _norm(sf) == wanted), salesforce_value.strip())
 
+    def agreed_salesforce(self, salesforce_value: str) -> str:
+        """The Salesforce value that salesforce_value's HubSpot value maps back to (in the map's
+        spelling): what both sides agree on when the map is many to one. With
+        `"Communications" = "TELECOMMUNICATIONS"` under to_hubspot and
+        `"TELECOMMUNICATIONS" = "Telecommunications"` under to_salesforce, an Account's
+        "Communications" and its company's TELECOMMUNICATIONS agree: compared as they are, the
+        company created from the Account read as an edit, and the sync rewrote the Account."""
+        spelled = self.salesforce_spelling(salesforce_value)
+        hubspot = self.hubspot_for(spelled)
+        back = self.salesforce_for(hubspot) if hubspot is not None else None
+        return spelled if back is None else back
+
     @property
     def salesforce_values(self) -> tuple[str, ...]:
         """Every Salesforce value the map names, first spelling kept."""

@@ -482,21 +482,9 @@ def canonical_from_salesforce(
         value_map = _value_map(mapping, context)
         if value_map is None or canonical is None:
             return Converted(canonical)
-        return Converted(_round_trip(value_map, value_map.salesforce_spelling(canonical)))
+        return Converted(value_map.agreed_salesforce(canonical))
     except _Refused as refused:
         return Converted(issue=_issue(mapping, raw, refused, target=System.HUBSPOT))
-
-
-def _round_trip(value_map: ValueMap, salesforce_value: str) -> str:
-    """The Salesforce value that salesforce_value's HubSpot value maps back to: the value both
-    sides agree on when a map is many to one. With `"Communications" = "TELECOMMUNICATIONS"`
-    under to_hubspot and `"TELECOMMUNICATIONS" = "Telecommunications"` under to_salesforce, an
-    Account's "Communications" and its company's TELECOMMUNICATIONS agree: compared as
-    "Communications" and "Telecommunications", the company created from the Account read as an
-    edit, and the sync rewrote the Account's Industry it had copied from."""
-    hubspot = value_map.hubspot_for(salesforce_value)
-    back = value_map.salesforce_for(hubspot) if hubspot is not None else None
-    return salesforce_value if back is None else back
 
 
 def canonical_to_salesforce(
