@@ -231,7 +231,11 @@ class _KeepAliveHandler(WSGIRequestHandler):
 
     def _send(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         code, _, message = status.partition(" ")
-        self.send_response(int(code), message)
+        self.log_request(code)
+        self.send_response_only(int(code), message)  # Server and Date follow, Date once
+        self.send_header("Server", self.version_string())
+        if not any(key.lower() == "date" for key, _ in headers):
+            self.send_header("Date", self.date_time_string())
         for key, value in headers:
             if key.lower() not in ("content-length", "connection"):
                 self.send_header(key, value)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
 from sandbox.core import Clock, FaultInjector
@@ -175,6 +176,9 @@ class RestApp:
                 "unexpected error %s serving %s %s", error_id, request.method, request.path
             )
             response = _json_response(errors.unknown_exception(error_id).body(), 500)
+        # Dated by the org's clock, which also stamps its records (and moves with the admin
+        # endpoints): a client may bound Salesforce's time by it, as it may a real org's.
+        response.headers["Date"] = http_date(self.host.clock.now())
         return response(environ, start_response)
 
     # Routing ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""sObject Collections (≤ 200 records, allOrNone) and the Composite resource (≤ 25 subrequests).
+"""sObject Collections (≤ 200 records, allOrNone) and the Composite resource (≤ 25 subrequests,
+of which ≤ 5 query operations or sObject Collections).
 
 A collection first deserializes every record (a bad field or type fails the whole request with
 400), then writes them one by one into per-record SaveResults; with allOrNone and any failure
@@ -24,6 +25,8 @@ from sandbox.salesforce.validation import parse_body
 
 MAX_RECORDS = 200
 MAX_SUBREQUESTS = 25
+MAX_HEAVY_SUBREQUESTS = 5  # Query, QueryAll, query-more and sObject Collections subrequests
+_HEAVY = re.compile(r"^/services/data/v\d+\.\d/(?:query|queryAll|composite/sobjects)(?:[/?]|$)")
 _TOO_MANY = "record limit reached. cannot submit more than 200 records into this call"
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
@@ -225,6 +228,14 @@ def _subrequests(call: Call) -> tuple[list[dict[str, Any]], bool]:
     seen: set[str] = set()
     for sub in subrequests:
         _check_subrequest(sub, seen)
+    heavy = sum(1 for sub in subrequests if _HEAVY.match(str(sub["url"])))
+    if heavy > MAX_HEAVY_SUBREQUESTS:
+        # Salesforce documents the limit (its wording of the refusal is not reproduced here).
+        raise errors.bad_request(
+            "INVALID_BATCH_REQUEST",
+            f"Received {heavy} query or sObject Collections subrequests, but the limit is "
+            f"{MAX_HEAVY_SUBREQUESTS}.",
+        )
     return subrequests, _flag(body.get("allOrNone"))
 
 

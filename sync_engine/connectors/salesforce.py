@@ -21,6 +21,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 from simple_salesforce.login import SalesforceLogin, token_login
 
+from sync_engine.connectors.server_clock import ServerClock
 from sync_engine.connectors.usage import (
     ApiCall,
     CallLog,
@@ -190,7 +191,7 @@ def connect_salesforce(
 # --------------------------------------------------------------------------- reading and writing
 
 COLLECTION_SIZE = 200  # sObject Collections accept at most 200 records per request
-COMPOSITE_SIZE = 25  # POST /composite accepts at most 25 subrequests, and costs one API call
+COMPOSITE_QUERIES = 5  # POST /composite (one API call) takes at most 5 Query/QueryAll subrequests
 
 _SOQL_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"'}
 
@@ -259,6 +260,7 @@ class SalesforceConnector:
         self.renewals = 0
         self._renew = renew
         self._renew_lock = threading.Lock()
+        self.server_clock = ServerClock()  # how far Salesforce's clock has certainly got
         client.session.hooks.setdefault("response", []).append(self._record_call)
 
     # -- plumbing
@@ -267,6 +269,7 @@ class SalesforceConnector:
         request = response.request
         if "/services/data/" not in (request.url or ""):
             return  # OAuth endpoints (userinfo, token) are not API calls against the limit
+        self.server_clock.note(response.headers.get("Date"))
         used, limit = salesforce_quota(response.headers)
         self.calls.add(
             ApiCall(
@@ -368,7 +371,7 @@ class SalesforceConnector:
     def query_many(
         self, queries: Mapping[str, str], *, include_deleted: bool = False
     ) -> dict[str, list[dict[str, Any]]]:
-        """Run several queries in Composite requests of up to 25 (one API call each) and follow
+        """Run several queries in Composite requests of up to 5 (one API call each) and follow
         each one's nextRecordsUrl; returns rows per query name."""
         results: dict[str, list[dict[str, Any]]] = {name: [] for name in queries}
         for name, rows in self.query_pages(queries, include_deleted=include_deleted):
@@ -383,8 +386,8 @@ class SalesforceConnector:
         names = list(queries)
         version = self.client.sf_version
         prefix = f"/services/data/v{version}/{'queryAll' if include_deleted else 'query'}/"
-        for start in range(0, len(names), COMPOSITE_SIZE):
-            chunk = names[start : start + COMPOSITE_SIZE]
+        for start in range(0, len(names), COMPOSITE_QUERIES):
+            chunk = names[start : start + COMPOSITE_QUERIES]
             body = {
                 "allOrNone": False,
                 "compositeRequest": [

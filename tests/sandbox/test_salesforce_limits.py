@@ -3,6 +3,9 @@ of 25 subrequests included), `/limits`, and 403 REQUEST_LIMIT_EXCEEDED past the 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import pytest
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
@@ -118,3 +121,49 @@ def test_usage_statistics_by_endpoint_and_user(sf_org):
     }
     assert stats["by_user"] == {sf_org.person("integration").id: 2, rep.id: 1}
     assert stats["today"] == stats["total"] == 3
+
+
+def _queries(count: int) -> dict:
+    return {
+        "allOrNone": False,
+        "compositeRequest": [
+            {
+                "method": "GET",
+                "url": "/services/data/v59.0/queryAll/?q=SELECT+Id+FROM+Lead",
+                "referenceId": f"q{i}",
+            }
+            for i in range(count)
+        ],
+    }
+
+
+def test_a_composite_takes_five_query_subrequests_and_refuses_six(sf_org):
+    """Salesforce allows at most 5 query (or sObject Collections) subrequests per Composite
+    request: a client batching more must split them, as it would against a real org."""
+    sf = sf_org.client()
+
+    answer = sf.restful("composite", method="POST", json=_queries(5))
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.restful("composite", method="POST", json=_queries(6))
+
+    assert [r["httpStatusCode"] for r in answer["compositeResponse"]] == [200] * 5
+    assert caught.value.status == 400
+    assert caught.value.content[0]["errorCode"] == "INVALID_BATCH_REQUEST"
+    assert "limit is 5" in caught.value.content[0]["message"]
+
+
+def test_answers_are_dated_by_the_orgs_clock(sf_org):
+    """The `Date` header is the org's time, the clock that stamps its records: a client bounding
+    Salesforce's time by it sees the simulated days the admin endpoints add."""
+    session = sf_org.session()
+    url = f"{sf_org.url}/services/data/v59.0/limits"
+    headers = {"Authorization": f"Bearer {sf_org.emulator.integration_token}"}
+    sf_org.admin("POST", "clock", {"advance_seconds": 3 * 86_400})
+
+    response = session.get(url, headers=headers)
+    dated = parsedate_to_datetime(response.headers["Date"])
+    org_now = sf_org.emulator.clock.now()
+
+    assert len(response.raw.headers.getlist("Date")) == 1
+    assert abs((org_now - dated).total_seconds()) < 2
+    assert (dated - datetime.now(UTC)).total_seconds() > 2 * 86_400
