@@ -43,6 +43,7 @@ from sync_engine.connectors.salesforce import COLLECTION_SIZE, SalesforceConnect
 from sync_engine.connectors.usage import ApiCall
 from sync_engine.errors import RecordError, classify
 from sync_engine.models import DeletionPolicy
+from sync_engine.queries import get_cursor
 from sync_engine.store import ApiUsage, AuditStore, FieldChange, Link, StoreWriter, SyncError
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -1575,11 +1576,8 @@ def queue_statuses(conn: Any, *, keys: Collection[str]) -> dict[str, str]:
 
 
 def _cursor(conn: Any, system: str, obj: str) -> tuple[datetime, str | None] | None:
-    row = conn.execute(
-        "SELECT modstamp, last_id FROM sync_cursors WHERE system = ? AND object = ?",
-        [system, obj],
-    ).fetchone()
-    return (row[0].astimezone(UTC), row[1]) if row and row[0] else None
+    found = get_cursor(conn, system, obj)
+    return (found.modstamp, found.last_id) if found else None
 
 
 def _soql_after(since: datetime) -> str:

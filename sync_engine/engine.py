@@ -2,7 +2,8 @@
 
 A cycle (`SyncEngine.run_once`) is:
 1. read: every Salesforce object changed since its cursor, in one Composite request
-   (`SystemModstamp >= cursor`, queryAll so deletions show), and every HubSpot object through
+   (`SystemModstamp >= cursor`, or past its id once its second is settled; queryAll so
+   deletions show), and every HubSpot object through
    search on its last-modified property (`>=`, across the 10,000 cap); the rows go to the mirror
    (dirty) in the same transaction that moves the cursors;
 2. decide (`plan.plan`, pure) per object, companies first so contacts can find their Accounts;
@@ -34,7 +35,7 @@ from sync_engine.activities import ActivitySync
 from sync_engine.budget import Quota
 from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
-from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome
+from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
 from sync_engine.connectors.usage import ApiCall
 from sync_engine.errors import (
     ConfigurationError,
@@ -59,7 +60,12 @@ from sync_engine.plan import (
     _singular,
     plan,
 )
-from sync_engine.queries import last_salesforce_writes, synced_values_for
+from sync_engine.queries import (
+    CursorPosition,
+    get_cursor,
+    last_salesforce_writes,
+    synced_values_for,
+)
 from sync_engine.retry import backoff
 from sync_engine.store import (
     ApiUsage,
@@ -389,8 +395,9 @@ class SyncEngine:
             cursors = {
                 (system, obj): found
                 for system, obj in self._cursor_keys(objects)
-                if (found := _cursor(conn, system, obj)) is not None
+                if (found := get_cursor(conn, system, obj)) is not None
             }
+        sent_after = self.sf.server_clock.floor()  # Salesforce's time before its read is sent
         rows = itertools.chain(
             self._read_salesforce(objects, cursors), self._read_hubspot(objects, cursors)
         )
@@ -412,10 +419,18 @@ class SyncEngine:
                 self.flush_calls(tx)
                 tx.add_run_counts(run_id, records_read=found)
             changed += found
-        if newest:  # the read is complete: every record at the last stamp up to its id is in
+        # The read is complete: every record at the last stamp up to its id is in.
+        moved = _final_cursors(cursors, newest, sent_after=sent_after)
+        if moved:
             with self.store.write(run_id=run_id) as tx:
-                for (system, obj), (stamp, last_id) in newest.items():
-                    tx.set_cursor(system, obj, modstamp=stamp, last_id=last_id)
+                for (system, obj), cursor in moved.items():
+                    tx.set_cursor(
+                        system,
+                        obj,
+                        modstamp=cursor.modstamp,
+                        last_id=cursor.last_id,
+                        settled=cursor.settled,
+                    )
         if changed and self.config.guards.duplicate_detection:
             with self.store.write(run_id=run_id) as tx:
                 tx.record_duplicates(guards.scan_duplicates(tx.conn))
@@ -427,12 +442,11 @@ class SyncEngine:
         return keys
 
     def _read_salesforce(
-        self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], Cursor]
+        self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], CursorPosition]
     ) -> Iterator[Record]:
         queries: dict[str, str] = {}
         for obj in objects:
             for sf_object in obj.targets:
-                since, _ = cursors.get(("salesforce", sf_object), (EPOCH, None))
                 fields = sorted(
                     {
                         *SF_BASE_FIELDS[sf_object],
@@ -447,17 +461,18 @@ class SyncEngine:
                 )
                 queries[sf_object] = (
                     f"SELECT {', '.join(fields)} FROM {sf_object} "
-                    f"WHERE SystemModstamp >= {_soql_datetime(since)} "
+                    f"WHERE {_sf_after(cursors.get(('salesforce', sf_object)))} "
                     "ORDER BY SystemModstamp, Id"
                 )
         for name, page in self.sf.query_pages(queries, include_deleted=True):
             yield from (_sf_record(name, row) for row in page)
 
     def _read_hubspot(
-        self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], Cursor]
+        self, objects: Sequence[ObjectSync], cursors: Mapping[tuple[str, str], CursorPosition]
     ) -> Iterator[Record]:
         for obj in objects:
-            since, after_id = cursors.get(("hubspot", obj.hubspot_object), (EPOCH, None))
+            cursor = cursors.get(("hubspot", obj.hubspot_object))
+            since, after_id = (cursor.modstamp, cursor.last_id) if cursor else (EPOCH, None)
             if since > self.clock() - TIE_BREAK_AFTER:
                 # A record read at this stamp may be saved again within it (same millisecond),
                 # keeping its id: only once the stamp is old do its records stay behind it.
@@ -1158,15 +1173,54 @@ class SyncEngine:
 # ================================================================ helpers (pure)
 
 
-Cursor = tuple[datetime, str | None]
+def _sf_after(cursor: CursorPosition | None) -> str:
+    """The SOQL condition of the records a Salesforce read takes after cursor.
+
+    Salesforce stamps whole seconds, and a record read at the cursor's second may be saved again
+    within it, keeping stamp and id: until the cursor is settled, the whole second is read again
+    (`>=`). Once settled, its records up to the cursor's id are behind it (the id tie-break), so
+    a quiet cycle does not page through a bulk load's last second every time."""
+    if cursor is None:
+        return f"SystemModstamp >= {_soql_datetime(EPOCH)}"
+    stamp = _soql_datetime(cursor.modstamp)
+    if cursor.settled and cursor.last_id:
+        return (
+            f"(SystemModstamp > {stamp} OR "
+            f"(SystemModstamp = {stamp} AND Id > {soql_quote(cursor.last_id)}))"
+        )
+    return f"SystemModstamp >= {stamp}"
 
 
-def _cursor(conn: Any, system: str, obj: str) -> Cursor | None:
-    row = conn.execute(
-        "SELECT modstamp, last_id FROM sync_cursors WHERE system = ? AND object = ?",
-        [system, obj],
-    ).fetchone()
-    return (row[0].astimezone(UTC), row[1]) if row and row[0] else None
+def _sf_settled(stamp: datetime, sent_after: datetime | None) -> bool:
+    """Whether a read sent once Salesforce's clock had reached sent_after saw every record
+    stamped stamp: that second was over, with SF_SETTLED_AFTER of it for saves to commit."""
+    return sent_after is not None and sent_after >= stamp.replace(microsecond=0) + SF_SETTLED_AFTER
+
+
+def _final_cursors(
+    before: Mapping[tuple[str, str], CursorPosition],
+    newest: Mapping[tuple[str, str], tuple[datetime, str]],
+    *,
+    sent_after: datetime | None,
+) -> dict[tuple[str, str], CursorPosition]:
+    """The cursors a complete read leaves: the newest (stamp, id) it read per object, and a
+    Salesforce cursor it read nothing past, settled once this read saw its whole second."""
+    moved = {
+        key: CursorPosition(
+            stamp, last_id, settled=key[0] == "salesforce" and _sf_settled(stamp, sent_after)
+        )
+        for key, (stamp, last_id) in newest.items()
+    }
+    for key, cursor in before.items():
+        if (
+            key not in moved
+            and key[0] == "salesforce"
+            and cursor.last_id
+            and not cursor.settled
+            and _sf_settled(cursor.modstamp, sent_after)
+        ):
+            moved[key] = replace(cursor, settled=True)
+    return moved
 
 
 def _ids(records: Iterable[Record]) -> set[str]:
@@ -1199,6 +1253,7 @@ def _changed_partners(conn: Any, obj: ObjectSync, hs: Sequence[Record]) -> int:
 
 READ_CHUNK = 2000  # records stored per read transaction
 TIE_BREAK_AFTER = timedelta(minutes=1)  # a cursor's id tie-break applies to stamps this old
+SF_SETTLED_AFTER = timedelta(seconds=2)  # a Salesforce second is read whole until this past it
 DECIDE_CHUNK = 15_000  # changed records decided in one plan, both sides (75 collections)
 T = TypeVar("T")
 

@@ -297,19 +297,26 @@ def changes_for_email(store: AuditStore, email: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class CursorPosition:
-    """Where the last committed incremental read stopped (`>= modstamp`, ids after last_id)."""
+    """Where the last committed incremental read stopped: records stamped after modstamp, or at
+    it with an id after last_id. settled: that read was sent once the system's clock had left
+    modstamp's second, so no record it did not see can still be saved at modstamp with a lower
+    id (only then may a read skip the records at modstamp up to last_id)."""
 
     modstamp: datetime
     last_id: str | None
-    updated_at: datetime
+    updated_at: datetime | None = None
+    settled: bool = False
 
 
 def get_cursor(conn: duckdb.DuckDBPyConnection, system: str, object: str) -> CursorPosition | None:
     row = conn.execute(
-        "SELECT modstamp, last_id, updated_at FROM sync_cursors WHERE system = ? AND object = ?",
+        "SELECT modstamp, last_id, updated_at, settled FROM sync_cursors "
+        "WHERE system = ? AND object = ?",
         [system, object],
     ).fetchone()
-    return CursorPosition(*row) if row else None
+    if not row or row[0] is None:
+        return None
+    return CursorPosition(row[0].astimezone(UTC), row[1], row[2], bool(row[3]))
 
 
 def find_links(

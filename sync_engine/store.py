@@ -65,9 +65,10 @@ try:  # advisory locks for the waiting queue; without them (Windows) only the re
 except ImportError:  # pragma: no cover - not on Linux/macOS
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # 2: records (the engine's mirror); field_history like SyncWrite; 3: pending_creates;
-# 4: records.payload and pending_creates.write stored uncompressed (tables rebuilt)
+# 4: records.payload and pending_creates.write stored uncompressed (tables rebuilt);
+# 5: sync_cursors.settled
 
 SYSTEMS = ("hubspot", "salesforce")
 RUN_KINDS = ("scheduled", "segment", "dry_run", "initial")
@@ -262,6 +263,7 @@ TABLES: tuple[Table, ...] = (
             last_id VARCHAR
             updated_at TIMESTAMPTZ
             run_id BIGINT
+            settled BOOLEAN DEFAULT false
         """),
     ),
     Table(
@@ -1732,20 +1734,28 @@ class StoreWriter:
         return len(found)
 
     def set_cursor(
-        self, system: str, object: str, *, modstamp: datetime, last_id: str | None
+        self,
+        system: str,
+        object: str,
+        *,
+        modstamp: datetime,
+        last_id: str | None,
+        settled: bool = False,
     ) -> None:
-        """Move the incremental-read cursor; it commits with (and only with) this batch."""
+        """Move the incremental-read cursor; it commits with (and only with) this batch.
+        settled: see `queries.CursorPosition`."""
         system = _check("sync_cursors", "system", system)
-        values = [_utc(modstamp), last_id, self.now, self.run_id]
+        values = [_utc(modstamp), last_id, self.now, self.run_id, settled]
         updated = self.conn.execute(  # an UPDATE plans in half the time of a MERGE
-            "UPDATE sync_cursors SET modstamp = ?, last_id = ?, updated_at = ?, run_id = ? "
-            "WHERE system = ? AND object = ?",
+            "UPDATE sync_cursors SET modstamp = ?, last_id = ?, updated_at = ?, run_id = ?, "
+            "settled = ? WHERE system = ? AND object = ?",
             [*values, system, object],
         ).fetchone()
         if not (updated and updated[0]):
             self.conn.execute(
-                "INSERT INTO sync_cursors (system, object, modstamp, last_id, updated_at, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sync_cursors "
+                "(system, object, modstamp, last_id, updated_at, run_id, settled) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [system, object, *values],
             )
 

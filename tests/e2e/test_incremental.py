@@ -321,3 +321,54 @@ def test_records_sharing_the_cursors_stamp_are_not_read_again_every_cycle(small_
     )
     engine.run_once()
     assert rows_read[-1] == 1, "the next edit is read, once"
+
+
+def test_a_bulk_saves_last_second_is_read_whole_until_salesforce_has_left_it(small_pair):
+    """A collection update gives many Leads one SystemModstamp (whole seconds). While that
+    second may still take saves, a quiet cycle reads it again (a Lead saved twice within it keeps
+    stamp and id); once Salesforce's clock (its Date header) is past it, quiet cycles read none
+    of them, and a later edit still arrives, once."""
+    engine = small_pair.engine()
+    engine.run_once(kind="initial")
+    for _ in range(5):
+        if engine.run_once().records_read == 0:
+            break
+    leads = small_pair.soql("SELECT Id FROM Lead WHERE IsConverted = false ORDER BY Id LIMIT 150")
+    small_pair.sf(  # one collection call: one stamp for all of them
+        "PATCH",
+        "composite/sobjects",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Lead"}, "Id": r["Id"], "Title": f"Bulk title {i}"}
+                for i, r in enumerate(leads)
+            ],
+        },
+    )
+    rows_read: list[int] = []
+    query_pages = engine.sf.query_pages
+
+    def counted(queries, **kw):  # wraps our connector, not the client library
+        found = [0]
+        for name, page in query_pages(queries, **kw):
+            found[0] += len(page) if name == "Lead" else 0
+            yield name, page
+        rows_read.append(found[0])
+
+    engine.sf.query_pages = counted
+    engine.run_once()
+    engine.run_once()
+    assert rows_read[0] >= len(leads), "the bulk update is read"
+    assert rows_read[1] > 0, "while its second is recent, the Leads saved in it are read again"
+
+    small_pair.admin("salesforce", "clock", {"advance_seconds": 5})
+    for _ in range(3):  # one full read sent after Salesforce's clock passed the second
+        engine.run_once()
+        if rows_read[-1] == 0:
+            break
+    engine.run_once()
+    assert rows_read[-2:] == [0, 0], "a quiet cycle re-read the Leads at the cursor's old stamp"
+
+    small_pair.sf("PATCH", f"sobjects/Lead/{leads[0]['Id']}", json={"Title": "After"})
+    engine.run_once()
+    assert rows_read[-1] == 1, "the next edit is read, once"
