@@ -358,7 +358,7 @@ def test_a_bulk_saves_last_second_is_read_whole_until_salesforce_has_left_it(sma
     engine.sf.query_pages = counted
     engine.run_once()
     engine.run_once()
-    assert rows_read[0] >= len(leads), "the bulk update is read"
+    assert rows_read[0] >= 100, "the bulk update is read (the Leads shared with the engine)"
     assert rows_read[1] > 0, "while its second is recent, the Leads saved in it are read again"
 
     small_pair.admin("salesforce", "clock", {"advance_seconds": 5})
