@@ -1242,6 +1242,14 @@ class _WaitQueue:
 
 
 _POLITE_WAIT = 1.0  # at most this long a newcomer lets earlier waiters go first
+# Rows per row group in the files (DuckDB's default is 122,880). Each checkpoint compresses
+# again the whole of a table's last, partly filled row group, so while batches are appended a
+# large group is compressed many times over: at 16,384 rows a store of 20 checkpointed appends
+# of 30,000 audit rows spent half the CPU in checkpoints, for a file 19 % larger. A setting of
+# the attachment, not of the file: every attachment uses it, or a checkpoint would merge the
+# small groups back.
+ROW_GROUP_SIZE = 16_384
+_ROW_GROUPS = f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"
 _QUEUE_AFTER = 0.01  # a party queues (and newcomers stand back) once it has waited this long
 
 
@@ -1251,7 +1259,7 @@ def _attach(gate: _Gate, *, read_only: bool, deadline: float) -> None:
     polite_until = min(deadline, time.monotonic() + _POLITE_WAIT)
     while queue.others_waiting() and time.monotonic() < polite_until:
         time.sleep(0.002)
-    sql = f"ATTACH ? AS {gate.alias}" + (" (READ_ONLY)" if read_only else "")
+    sql = f"ATTACH ? AS {gate.alias} ({'READ_ONLY, ' if read_only else ''}{_ROW_GROUPS})"
     _run(f"DETACH DATABASE IF EXISTS {gate.alias}")  # left over if a detach ever failed
     started, delay = time.monotonic(), 0.002
     try:

@@ -1141,3 +1141,42 @@ def test_engine_profile_sizes_this_process_duckdb() -> None:
     finally:
         store_mod.use_profile(store_mod.HostProfile())
     assert settings() == default
+
+
+def test_files_keep_small_row_groups_across_attachments(store: AuditStore) -> None:
+    """Batches appended to a large table are checkpointed in row groups of ROW_GROUP_SIZE rows,
+    and a later attachment does not merge them back into DuckDB's default 122,880 (each
+    checkpoint compresses a table's last, partly filled group again: a small one is cheap)."""
+    per_batch = store_mod.ROW_GROUP_SIZE // 2 + 1000
+
+    def append(batch: int) -> None:
+        with store.write() as tx:
+            tx.set_synced_values(
+                [
+                    SyncedValue("contact", str(batch * per_batch + i), LEAD, "phone", f"+1 {i}")
+                    for i in range(per_batch)
+                ],
+                new=True,
+            )
+
+    def groups() -> list[int]:
+        store.release()  # detaching checkpoints the log into row groups
+        with store.read() as conn:
+            return [
+                int(n)
+                for (n,) in conn.execute(
+                    "SELECT max(count) FROM pragma_storage_info('synced_values') "
+                    "GROUP BY row_group_id ORDER BY row_group_id"
+                ).fetchall()
+            ]
+
+    for batch in range(4):
+        append(batch)
+    first = groups()
+    append(4)
+    second = groups()
+
+    full = store_mod.ROW_GROUP_SIZE
+    assert sum(second) == count(store, "synced_values") == 5 * per_batch
+    assert first == [full, full, 4 * per_batch - 2 * full]
+    assert second == [full, full, 5 * per_batch - 2 * full]  # filled up, not merged
