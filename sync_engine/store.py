@@ -1242,6 +1242,8 @@ class _WaitQueue:
 
 
 _POLITE_WAIT = 1.0  # at most this long a newcomer lets earlier waiters go first
+_QUEUE_AFTER = 0.01  # a party queues (and newcomers stand back) once it has waited this long
+
 # Rows per row group in the files (DuckDB's default is 122,880). Each checkpoint compresses
 # again the whole of a table's last, partly filled row group, so while batches are appended a
 # large group is compressed many times over: at 16,384 rows a store of 20 checkpointed appends
@@ -1250,7 +1252,6 @@ _POLITE_WAIT = 1.0  # at most this long a newcomer lets earlier waiters go first
 # small groups back.
 ROW_GROUP_SIZE = 16_384
 _ROW_GROUPS = f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"
-_QUEUE_AFTER = 0.01  # a party queues (and newcomers stand back) once it has waited this long
 
 
 def _attach(gate: _Gate, *, read_only: bool, deadline: float) -> None:
