@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_engine import engine as engine_module
 from sync_engine.store import AuditStore
 from tests.e2e.conftest import ROOT, Pair, start_pair
 
@@ -147,20 +148,29 @@ def deals_by_opportunity(pair: Pair) -> Counter[str]:
             return found
 
 
-def test_deals_created_just_before_a_kill_are_found_again_not_created_twice(small_pair):
+@pytest.mark.parametrize("batch", [100, 10], ids=["one-batch", "a-group-of-batches"])
+def test_deals_created_just_before_a_kill_are_found_again_not_created_twice(
+    small_pair, batch, monkeypatch
+):
     """Deals have no email or domain: the Opportunity Id the engine writes on each deal it
-    creates is what lets the restart recognise the deals a killed process created."""
+    creates is what lets the restart recognise the deals a killed process created. Several
+    batches are sent before one transaction records them (engine.COMMIT_EVERY): in batches of
+    10, the kill leaves deals created by each batch of a group, recorded by none."""
+    monkeypatch.setattr(engine_module, "HS_BATCH", batch)
     engine = small_pair.engine()
     commit = engine._commit_hubspot
+    groups = []
 
-    def killed_before_the_deal_commit(run_id, obj, chunk, outcomes, report, **kw):
+    def killed_before_the_deal_commit(run_id, obj, sent, report, **kw):
         if obj.name == "deal":
+            groups.append(len(sent))
             raise Killed
-        return commit(run_id, obj, chunk, outcomes, report, **kw)
+        return commit(run_id, obj, sent, report, **kw)
 
     engine._commit_hubspot = killed_before_the_deal_commit
     with pytest.raises(Killed):
         engine.run_once()
+    assert groups == [1 if batch == 100 else engine_module.COMMIT_EVERY]
     sent = deals_by_opportunity(small_pair)
     assert sum(n for opp, n in sent.items() if opp) > 0, "no deal reached HubSpot before the kill"
 
