@@ -7,12 +7,13 @@ A cycle (`SyncEngine.run_once`) is:
    search on its last-modified property (`>=`, across the 10,000 cap); the rows go to the mirror
    (dirty) in the same transaction that moves the cursors;
 2. decide (`plan.plan`, pure) per object, companies first so contacts can find their Accounts;
-3. write through sObject Collections (200) and HubSpot batch endpoints (100); each batch commits
-   its field changes, last-synced values, links, errors and API calls in one transaction;
+3. write through sObject Collections (200) and HubSpot batch endpoints (100); each group of
+   `COMMIT_EVERY` batches commits their field changes, last-synced values, links, errors and API
+   calls in one transaction (creates are staged before their call);
 4. read again, so that the cycle's own echoes (and automations they triggered) are absorbed now
    rather than cost the next cycle; repeat while that pass still finds work (at most 3 passes).
 
-Nothing is held open across a wait: every store transaction is one batch.
+Nothing is held open across a wait: every store transaction is one batch or one group of them.
 """
 
 from __future__ import annotations
@@ -560,7 +561,7 @@ class SyncEngine:
         self, tx: StoreWriter, obj: ObjectSync, system: System, chunk: Sequence[Write]
     ) -> None:
         """Note the creates about to be sent, in a transaction that commits before the call
-        (see _recover_creates). It rides with the plan's opening rows or the previous batch's
+        (see _recover_creates). It rides with the plan's opening rows or the previous group's
         commit: a session of its own per batch cost a COMMIT each."""
         creates = _creates(chunk)
         if creates:
@@ -574,7 +575,7 @@ class SyncEngine:
     def _stage_next(
         self, tx: StoreWriter, obj: ObjectSync, system: System, batch: Sequence[Write]
     ) -> None:
-        """Stage the next batch's creates with this batch's commit, unless the cycle's API
+        """Stage the next group's creates with this group's commit, unless the cycle's API
         allowance is spent: then `_defer_if_spent` stops before that call (nothing between
         this commit and that check makes a call)."""
         if batch and self._writes_left(str(system)) != 0:

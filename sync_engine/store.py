@@ -344,7 +344,8 @@ TABLES: tuple[Table, ...] = (
         """),
     ),
     # Creates sent but not yet committed: what a restart records if the record exists. Rows
-    # live for one batch: compressing their writes at a checkpoint would be work thrown away.
+    # live for one commit group of batches: compressing their writes at a checkpoint would be
+    # work thrown away.
     Table(
         "pending_creates",
         _cols("""
