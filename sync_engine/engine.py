@@ -876,12 +876,9 @@ class SyncEngine:
         hs_groups = _group(decided.writes_to(System.HUBSPOT))
         self._written, self._patches = {}, {}  # this plan's, settled when its writes are done
         with self.store.write(run_id=run_id) as tx:
-            for system, groups, size in (
-                (System.SALESFORCE, sf_groups, SF_BATCH),
-                (System.HUBSPOT, hs_groups, HS_BATCH),
-            ):
+            for system, groups in ((System.SALESFORCE, sf_groups), (System.HUBSPOT, hs_groups)):
                 for writes in groups.values():  # each first commit group (later: _stage_next)
-                    self._stage_next(tx, obj, system, writes[: size * COMMIT_EVERY])
+                    self._stage_next(tx, obj, system, writes[: _group_size(system)])
             tx.link_many(
                 LinkRow(obj.name, link.hs_id, link.sf_object, link.sf_id, match_key=link.key)
                 for link in decided.links
@@ -974,8 +971,7 @@ class SyncEngine:
         transaction, which also stages the next group's creates (the first group's were staged
         with the plan's opening rows). At the end of the cycle's allowance the batches sent are
         recorded and the rest left for the next cycle."""
-        size = SF_BATCH if system is System.SALESFORCE else HS_BATCH
-        step = size * COMMIT_EVERY
+        size, step = _batch_size(system), _group_size(system)
         done = 0
         for start in range(0, len(writes), step):
             sent: list[tuple[list[Write], list[Any]]] = []
@@ -1421,6 +1417,16 @@ def _create_sources(system: System, writes: Iterable[Write]) -> list[str]:
     if system is System.SALESFORCE:
         return [w.hs_id or "" for w in _creates(writes)]
     return [w.sf_id or "" for w in _creates(writes)]
+
+
+def _batch_size(system: System) -> int:
+    """Records per API write call to system."""
+    return SF_BATCH if system is System.SALESFORCE else HS_BATCH
+
+
+def _group_size(system: System) -> int:
+    """Records per commit group: what one transaction records and the one before it stages."""
+    return _batch_size(system) * COMMIT_EVERY
 
 
 def _outcomes(
