@@ -12,6 +12,8 @@ A cycle (`SyncEngine.run_once`) is:
    calls in one transaction (creates are staged before their call);
 4. read again, so that the cycle's own echoes (and automations they triggered) are absorbed now
    rather than cost the next cycle; repeat while that pass still finds work (at most 3 passes).
+   The values written and the records created are in the mirror already (`_fold_written`), so
+   only an echo holding something else is decided again.
 
 Nothing is held open across a wait: every store transaction is one batch or one group of them.
 """
@@ -201,6 +203,7 @@ class SyncEngine:
         self._retries: list[SyncError] = []
         self._written: dict[System, set[str]] = {}  # this plan's, see _note_written
         self._patches: dict[System, list[tuple[str, Mapping[str, Any]]]] = {}  # _fold_written
+        self._created: list[Record] = []  # this plan's creates, mirrored by _fold_written
         self._allowance: dict[str, _Allowance] = {}
         self.daily_caps: dict[str, int | None] = {}
         for connector in (salesforce, hubspot):
@@ -875,6 +878,7 @@ class SyncEngine:
         sf_groups = _group(decided.writes_to(System.SALESFORCE), mixed_updates=True)
         hs_groups = _group(decided.writes_to(System.HUBSPOT))
         self._written, self._patches = {}, {}  # this plan's, settled when its writes are done
+        self._created = []
         with self.store.write(run_id=run_id) as tx:
             for system, groups in ((System.SALESFORCE, sf_groups), (System.HUBSPOT, hs_groups)):
                 for writes in groups.values():  # each first commit group (later: _stage_next)
@@ -1183,19 +1187,23 @@ class SyncEngine:
             },
         )
         tx.record_field_history(history)
-        targets = ((sf_id if system is System.SALESFORCE else hs_id, w) for w, hs_id, sf_id in done)
+        targets = [(sf_id if system is System.SALESFORCE else hs_id, w) for w, hs_id, sf_id in done]
         self._patches.setdefault(system, []).extend(
             (rid, w.values) for rid, w in targets if rid not in fresh
         )
+        by = self.schema().integration_user_id if system is System.SALESFORCE else None
+        self._created += [_as_created(obj, w, rid, by=by) for rid, w in targets if rid in fresh]
 
     def _fold_written(self, tx: StoreWriter) -> None:
-        """Fold the values this plan wrote into the mirrored rows, so that their echoes read as
-        unchanged and later chunks decide on them. Once per plan, not per batch: the UPDATE
-        reads every mirrored payload whatever it changes (~60 ms at 266,000 rows, measured), and
-        a crash before it loses nothing (the records are still dirty, their echoes decided)."""
+        """Fold the values this plan wrote into the mirrored rows, and mirror the records it
+        created, so that their echoes read as unchanged and later chunks decide on them. Once
+        per plan, not per batch: the UPDATE reads every mirrored payload whatever it changes
+        (~60 ms at 266,000 rows, measured), and a crash before it loses nothing (the records
+        are still dirty, the created ones unknown: their echoes are decided)."""
         for system, written in self._patches.items():
             mirror.apply_written(tx.conn, system, written)
-        self._patches = {}
+        mirror.expect(tx.conn, self._created)
+        self._patches, self._created = {}, []
 
     def _note_written(self, system: System, done: Sequence[tuple[Write, str, str]]) -> None:
         """Records written to system by this plan, their errors resolved once its writes are
@@ -1520,6 +1528,37 @@ def _id_key(value: Any) -> str | None:
 def _name_key(value: Any) -> str | None:
     name = normalize_company_name(value)
     return f"name:{name}" if name else None
+
+
+# What a record just created holds besides the values written, known before it is read back.
+SF_CREATED: dict[str, Mapping[str, Any]] = {
+    "Lead": {"IsDeleted": False, "IsConverted": False},
+    "Contact": {"IsDeleted": False},
+    "Account": {"IsDeleted": False},
+    "Opportunity": {"IsDeleted": False},
+}
+HS_ID_PROPERTY = "hs_object_id"
+
+
+def _as_created(obj: ObjectSync, write: Write, record_id: str, *, by: str | None) -> Record:
+    """A record this engine created, as the mirror expects to read it back (`mirror.expect`):
+    the values written, its id, and what every new record holds. Nothing the system may set
+    on its own (an owner, a default) is guessed: where it set one, the echo differs and the
+    record is decided again."""
+    if write.system is System.SALESFORCE:
+        system, obj_name = System.SALESFORCE, write.object
+        values = {**write.values, **SF_CREATED.get(write.object, {}), "Id": record_id}
+    else:
+        system, obj_name, by = System.HUBSPOT, obj.hubspot_object, None
+        values = {**write.values, HS_ID_PROPERTY: record_id}
+    return Record(
+        system=system,
+        object=obj_name,
+        id=record_id,
+        values=values,
+        key=record_key(system, obj_name, values),
+        modified_by=by,
+    )
 
 
 def _sf_record(sf_object: str, row: dict[str, Any]) -> Record:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 
 from sync_engine.inclusion import matches
 from sync_engine.matching import normalize_email
+from sync_engine.models import System
 
 pytestmark = pytest.mark.e2e
 
@@ -222,3 +224,68 @@ def _criteria_properties(group) -> set[str]:
             found.add(item.property)
         found |= _criteria_properties(item)
     return found
+
+
+def test_a_created_record_is_decided_again_only_when_its_echo_differs_from_what_was_written(
+    small_pair,
+):
+    """The engine mirrors each record it creates as written, so the next read pass (which reads
+    the cycle's own echoes) decides it again only where HubSpot holds something else: here,
+    contacts created from Salesforce people, whose echo is compared with the creation's field
+    changes (one is edited by a workflow before it is read back). Every created record is read
+    back all the same, and left queued by none."""
+    engine = small_pair.engine()
+    passes: list[set[str]] = []
+    read, carry_out = engine._read, engine._carry_out
+
+    def reading(run_id):
+        if len(passes) == 1:  # before the echoes are read, a workflow edits one new contact
+            with engine.store.read() as conn:
+                (made,) = conn.execute(
+                    "SELECT min(hs_id) FROM field_changes WHERE object = 'contact' "
+                    "AND reason = 'created' AND direction = 'salesforce_to_hubspot'"
+                ).fetchone()
+            small_pair.hs(
+                "PATCH",
+                f"/crm/v3/objects/contacts/{made}",
+                json={"properties": {"jobtitle": "Set by a workflow"}},
+            )
+        passes.append(set())
+        return read(run_id)
+
+    def deciding(run_id, obj, decided, considered, report):
+        if obj.name == "contact":
+            passes[-1].update(r.id for r in considered.get(System.HUBSPOT, []))
+        return carry_out(run_id, obj, decided, considered, report)
+
+    engine._read, engine._carry_out = reading, deciding
+    engine.run_once()
+    assert len(passes) >= 2, "the cycle read its echoes"
+    with engine.store.read() as conn:
+        wrote = conn.execute(
+            "SELECT hs_id, field, new_value FROM field_changes WHERE object = 'contact' "
+            "AND reason = 'created' AND direction = 'salesforce_to_hubspot'"
+        ).fetchall()
+        created: dict[str, dict[str, str]] = {}
+        for hs_id, name, value in wrote:
+            created.setdefault(hs_id, {})[name] = value
+        rows = conn.execute(
+            "SELECT id, payload, dirty, read_at FROM records WHERE system = 'hubspot' "
+            "AND id IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(created)],
+        ).fetchall()
+    assert len(rows) == len(created) > 0
+    assert [rid for rid, _p, dirty, read_at in rows if dirty or read_at is None] == []
+    unset = {"hs_object_id", "createdate", "lastmodifieddate"}
+    differs = {
+        rid
+        for rid, payload, _dirty, _read in rows
+        if any(
+            value != created[rid].get(name)
+            for name, value in json.loads(payload).items()
+            if name not in unset and (value is not None or name in created[rid])
+        )
+    }
+    again = set().union(*passes[1:]) & set(created)
+    assert again == differs
+    assert 0 < len(again) < len(created)  # most echoes are what was written

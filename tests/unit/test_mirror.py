@@ -115,6 +115,7 @@ def test_the_same_row_read_again_is_no_change(store: AuditStore) -> None:
         _hs("1", firstname="Joe"),  # a value changed
         _hs("1", firstname="Jo", phone="2"),  # a field appeared
         _hs("1"),  # a field went
+        _hs("1", firstname=None),  # a value was cleared
         _hs("1", firstname="Jo", deleted=True),  # deleted
     ],
 )
@@ -124,6 +125,103 @@ def test_a_changed_row_turns_dirty(store: AuditStore, again: Record) -> None:
     _decide(store, first)
     assert _upsert(store, again) == 1
     assert _dirty_ids(store) == {"1"}
+
+
+def test_an_empty_field_appearing_in_a_read_is_no_change(store: AuditStore) -> None:
+    """A property a read did not return and one it returns empty hold the same: nothing."""
+    first = _hs("1", firstname="Jo")
+    _upsert(store, first)
+    _decide(store, first)
+    assert _upsert(store, _hs("1", firstname="Jo", jobtitle=None)) == 0
+    assert _dirty_ids(store) == set()
+
+
+def _created_lead(rid: str = "00Q9", **values: Any) -> Record:
+    """A Lead as the engine mirrors one it has just created: what it wrote, unread."""
+    written = {"Email": "ann@x.io", "LastName": "Lee", "HubSpot_Contact_Id__c": "77", **values}
+    return Record(
+        system=System.SALESFORCE,
+        object="Lead",
+        id=rid,
+        values={**written, "IsDeleted": False, "IsConverted": False, "Id": rid},
+        key="ann@x.io",
+        modified_by="005A",
+    )
+
+
+def _echo(rid: str = "00Q9", **values: Any) -> Record:
+    """Its first read: stamps, creation date and empty fields the engine never wrote, but not
+    the external id it upserted on (no read asks for it)."""
+    read = {
+        "Id": rid,
+        "Email": "ann@x.io",
+        "LastName": "Lee",
+        "IsDeleted": False,
+        "IsConverted": False,
+        "ConvertedContactId": None,
+        "Phone": None,
+        "CreatedDate": "2026-03-01T12:00:00.000+0000",
+        "SystemModstamp": "2026-03-01T12:00:00.000+0000",
+        "LastModifiedById": "005A",
+        **values,
+    }
+    return Record(
+        system=System.SALESFORCE,
+        object="Lead",
+        id=rid,
+        values=read,
+        key="ann@x.io",
+        modified_at=T0,
+        modified_by="005A",
+        created="2026-03-01T12:00:00.000+0000",
+    )
+
+
+def test_a_created_record_is_mirrored_as_written_unread_and_not_queued(store: AuditStore) -> None:
+    with store.write() as tx:
+        mirror.expect(tx.conn, [_created_lead()])
+    (row,) = _stored(store)
+    assert (row[2], row[3], row[5], row[8], row[10]) == ("00Q9", "ann@x.io", "005A", False, None)
+    with store.read() as conn:
+        assert mirror.by_keys(conn, System.SALESFORCE, ["Lead"], ["ann@x.io"]) == [_created_lead()]
+
+
+@pytest.mark.parametrize(
+    ("echo", "changed"),
+    [
+        (_echo(), False),
+        (_echo(OwnerId="005B"), True),  # a value the system set itself (an assignment rule)
+        (_echo(LastName="LEE"), True),  # a value it normalised
+        (_echo(Phone="555"), True),  # an automation's edit
+        (_echo(Email=None), True),  # or a value it cleared
+    ],
+)
+def test_a_created_record_is_queued_when_its_echo_differs_from_what_was_written(
+    store: AuditStore, echo: Record, changed: bool
+) -> None:
+    with store.write() as tx:
+        mirror.expect(tx.conn, [_created_lead()])
+    assert _upsert(store, echo) == int(changed)
+    assert _dirty_ids(store) == ({"00Q9"} if changed else set())
+    (row,) = _stored(store)
+    assert row[10] == T0 and row[4] == T0  # read now: the read's payload and stamp are kept
+    assert json.loads(row[9]) == echo.values
+
+
+def test_once_read_a_created_record_is_compared_with_what_was_read(store: AuditStore) -> None:
+    """The written external id is forgotten by the first read: the next read, without it
+    again, is no change; a field it no longer returns is (the row is compared both ways)."""
+    with store.write() as tx:
+        mirror.expect(tx.conn, [_created_lead()])
+    _upsert(store, _echo())
+    assert _upsert(store, _echo()) == 0
+    without = _echo()
+    values = {k: v for k, v in without.values.items() if k != "LastName"}
+    assert _upsert(store, Record(**{**_fields(without), "values": values})) == 1
+
+
+def _fields(record: Record) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in Record.__dataclass_fields__}
 
 
 def test_a_dirty_row_read_again_unchanged_stays_dirty(store: AuditStore) -> None:
