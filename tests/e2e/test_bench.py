@@ -26,6 +26,10 @@ def test_every_figure_is_in_the_json(figures: dict) -> None:
     assert figures["contacts"] == 200 and figures["machine"] and figures["date"]
     assert initial["records_written"] > 0 and initial["records_per_s"] > 0
     assert initial["cpu_s_per_1000_written"] > 0
+    assert initial["host_reference_cpu_s"] > 0
+    assert initial["cpu_over_reference"] == pytest.approx(
+        initial["cpu_s"] / initial["host_reference_cpu_s"], rel=0.05
+    )
     for system in ("salesforce", "hubspot"):
         calls = figures["calls"][system]
         assert calls["per_1000_written"] > 0 and calls["minimum_per_1000_written"] > 0
