@@ -27,6 +27,8 @@ def test_every_figure_is_in_the_json(figures: dict) -> None:
     assert initial["records_written"] > 0 and initial["records_per_s"] > 0
     assert initial["cpu_s_per_1000_written"] > 0
     assert initial["host_reference_cpu_s"] > 0
+    assert len(initial["cpu_s_by_pass"]) == initial["read_passes"]
+    assert sum(initial["cpu_s_by_pass"]) == pytest.approx(initial["cpu_s"], abs=0.02)
     assert initial["cpu_over_reference"] == pytest.approx(
         initial["cpu_s"] / initial["host_reference_cpu_s"], rel=0.05
     )

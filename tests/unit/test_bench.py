@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_engine.bench import Work, fit_exponent, minimum_calls, percentile
+from sync_engine.bench import Work, cpu_by_pass, fit_exponent, minimum_calls, percentile
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +63,17 @@ def test_fit_exponent_recovers_the_power(power: float, expected: float) -> None:
 
 def test_fit_exponent_needs_two_points() -> None:
     assert fit_exponent([10_000], [5.0]) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "passes", "end", "expected"),
+    [
+        (10.0, [10.5, 14.0], 15.25, [4.0, 1.25]),  # setup counts with the first pass
+        (10.0, [10.2], 12.0, [2.0]),
+        (10.0, [], 10.1, []),  # a cycle paused before reading
+    ],
+)
+def test_cpu_by_pass_splits_the_cycle_at_each_read(
+    start: float, passes: list[float], end: float, expected: list[float]
+) -> None:
+    assert cpu_by_pass(start, passes, end) == expected
