@@ -325,7 +325,10 @@ def _sf_datetime(canonical: str | None) -> str | None:
 
 
 def _hs_midnight(canonical: str | None) -> str | None:
-    return None if canonical is None else f"{canonical}T00:00:00.000Z"
+    """A date as the midnight-UTC datetime HubSpot stores it, spelt as HubSpot writes it back
+    (no fraction when the milliseconds are zero), so the echo of a deal the sync created
+    reads as what it wrote and is not decided again."""
+    return None if canonical is None else f"{canonical}T00:00:00Z"
 
 
 def _domain_in(value: Any) -> str | None:

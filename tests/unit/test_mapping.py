@@ -187,7 +187,7 @@ def field(transform: Transform) -> FieldMapping:
             Transform.DATETIME_TO_DATE,
             "2026-03-01T00:00:00.000Z",
             "2026-03-01",
-            "2026-03-01T00:00:00.000Z",
+            "2026-03-01T00:00:00Z",
         ),
         (Transform.DOMAIN_URL, "Acme.com", "https://acme.com", "acme.com"),
         (Transform.EMPLOYEE_RANGE, "25-50", 50, "25-50"),
@@ -425,7 +425,7 @@ def test_opportunity_to_deal_in_the_default_pipeline() -> None:
         "dealname": "Acme - Insights",
         "amount": "12000",
         "dealstage": "contractsent",
-        "closedate": "2026-06-30T00:00:00.000Z",
+        "closedate": "2026-06-30T00:00:00Z",
         "hubspot_owner_id": "101",
     }
     # Read-only by default: nothing goes from a deal to the Opportunity.
