@@ -1191,8 +1191,9 @@ class SyncEngine:
         self._patches.setdefault(system, []).extend(
             (rid, w.values) for rid, w in targets if rid not in fresh
         )
-        by = self.schema().integration_user_id if system is System.SALESFORCE else None
-        self._created += [_as_created(obj, w, rid, by=by) for rid, w in targets if rid in fresh]
+        if fresh:
+            by = self.schema().integration_user_id
+            self._created += [_as_created(obj, w, rid, by=by) for rid, w in targets if rid in fresh]
 
     def _fold_written(self, tx: StoreWriter) -> None:
         """Fold the values this plan wrote into the mirrored rows, and mirror the records it
@@ -1544,7 +1545,8 @@ def _as_created(obj: ObjectSync, write: Write, record_id: str, *, by: str | None
     """A record this engine created, as the mirror expects to read it back (`mirror.expect`):
     the values written, its id, and what every new record holds. Nothing the system may set
     on its own (an owner, a default) is guessed: where it set one, the echo differs and the
-    record is decided again."""
+    record is decided again. by: the integration user, the last modifier of a Salesforce
+    record it created (HubSpot records name none)."""
     if write.system is System.SALESFORCE:
         system, obj_name = System.SALESFORCE, write.object
         values = {**write.values, **SF_CREATED.get(write.object, {}), "Id": record_id}
