@@ -15,7 +15,6 @@ an update does once its values are folded in (`apply_written`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ import pyarrow as pa
 
 from sync_engine.models import System
 from sync_engine.plan import Record
-from sync_engine.store import BATCH, compact_json, execute_with
+from sync_engine.store import BATCH, compact_json, decode_json, execute_with
 
 _COLUMNS = (
     "system",
@@ -109,7 +108,7 @@ def _changed(rows: Sequence[_Row], known: Sequence[_Known]) -> list[bool]:
     """Per row read again: its deletion or content differs from the mirrored row.
 
     The same payload text is the same content, stamps and all (a row read again untouched), so
-    only the other rows are decoded, all in one `json.loads` (a call per row cost half as much
+    only the other rows are decoded, all in one `decode_json` (a call per row cost half as much
     again) and compared without their stamps."""
     suspect = [
         old.deleted == row.record.deleted and old.payload != row.payload
@@ -128,7 +127,7 @@ def _decode(texts: Sequence[str | None]) -> list[dict[str, Any]]:
     (memo) and the call overhead is paid once."""
     if not texts:
         return []
-    return json.loads("[" + ",".join(text or "{}" for text in texts) + "]")
+    return decode_json("[" + ",".join(text or "{}" for text in texts) + "]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -618,6 +618,27 @@ def compact_json(value: Any) -> str:
         return _COMPACT(value)
 
 
+# Every digit a "0", everything else a space: an integer of 19 digits or more (one that may
+# not fit in 64 bits) is then a run of zeros, found in C (a regular expression took 20 times as
+# long as the translation).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def decode_json(text: str) -> Any:
+    """json.loads(text), by orjson where that gives the same values (2.5 times faster on a
+    thousand mirrored payloads, which every decided record is read from): orjson reads an
+    integer beyond 64 bits as a float, so a text holding 19 digits in a row goes through json,
+    as does what orjson refuses (NaN and the infinities, which json accepts)."""
+    raw = text.encode()
+    if _LONG_NUMBER in raw.translate(_DIGITS_AS_ZERO):
+        return json.loads(text)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _json(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value

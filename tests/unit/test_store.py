@@ -4,6 +4,7 @@ even a writer killed with -9) never see a lock error or half a batch."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -1180,3 +1181,21 @@ def test_files_keep_small_row_groups_across_attachments(store: AuditStore) -> No
     assert sum(second) == count(store, "synced_values") == 5 * per_batch
     assert first == [full, full, 4 * per_batch - 2 * full]
     assert second == [full, full, 5 * per_batch - 2 * full]  # filled up, not merged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"Email": "ann@example.com", "NumberOfEmployees": 250, "AnnualRevenue": 1.5e6}',
+        '[{"a": null, "b": true}, {"a": "é 漢", "b": [1, 2.25, -0.0]}]',
+        '{"big": 123456789012345678901234567890, "neg": -98765432109876543210}',
+        '{"phone": "+1 2345678901234567890", "n": 9223372036854775807}',
+        '{"not_json_but_accepted": NaN, "inf": Infinity}',
+        "[]",
+    ],
+)
+def test_decoded_json_is_what_the_standard_library_reads(text: str) -> None:
+    """The mirror decodes every payload it hands the engine with orjson where it can: the
+    values must be exactly json's, big integers included (orjson would make them floats)."""
+    got, want = store_mod.decode_json(text), json.loads(text)
+    assert repr(got) == repr(want)
