@@ -113,6 +113,7 @@ class _Side:
     converted: Converted
     key: str
     modified_at: datetime | None
+    raw: Any = None  # the value as the system holds it
 
     @property
     def canonical(self) -> str | None:
@@ -158,7 +159,7 @@ def _reader(
 def _side(
     mapping: FieldMapping, value: FieldValue, system: System, context: MappingContext
 ) -> _Side:
-    return _Side(*_read(mapping, value.value, system, context), value.modified_at)
+    return _Side(*_read(mapping, value.value, system, context), value.modified_at, value.value)
 
 
 def decide_field(
@@ -206,6 +207,9 @@ def _decide(
     if h.key == s.key:
         agreed = s.canonical if not s.blank else h.canonical
         return FieldDecision(action=Action.NONE, new_base=agreed or "", reason=EQUAL, **ids)
+    if _holds_image(h, of=s, write=to_hubspot) or _holds_image(s, of=h, write=to_salesforce):
+        agreed = s.canonical if s.converted.ok else h.canonical
+        return FieldDecision(action=Action.NONE, new_base=agreed or "", reason=EQUAL, **ids)
     if base is None:
         winner, reason, conflict = _initial(mapping, h, s, direction)
     else:
@@ -214,6 +218,22 @@ def _decide(
         return FieldDecision(action=Action.NONE, new_base=base, reason=reason, **ids)
     write = to_salesforce if winner is System.HUBSPOT else to_hubspot
     return _write(base, winner, h, s, reason, conflict, write, ids)
+
+
+def _holds_image(side: _Side, *, of: _Side, write: Writer) -> bool:
+    """Whether side, unreadable on its own, holds what writing the other side's value there
+    gives: then the two agree. A many-to-one value map has no way back for some values it
+    writes (Salesforce "Advertisement" goes to HubSpot as "Paid Social", which to_salesforce
+    does not map): without this, every later decision of such a pair read HubSpot's side as
+    changed and refused it as unmappable, for a value the sync had written itself."""
+    if side.converted.ok or not of.converted.ok or of.blank or not isinstance(side.raw, str):
+        return False
+    out = write(of.canonical)
+    return (
+        out.ok
+        and isinstance(out.value, str)
+        and out.value.strip().casefold() == side.raw.strip().casefold()
+    )
 
 
 def _may_write(direction: Direction, source: System) -> bool:
@@ -480,11 +500,14 @@ def merge_pair(
             if known != agreed:
                 settled[key] = agreed
             continue
-        h = _Side(h_value, h_key, hs_at)
-        s = _Side(s_value, s_key, sf_at)
-        decisions.append(
-            _decide(
-                known, h, s, rule.mapping, rule.direction, rule.write_salesforce, rule.write_hubspot
-            )
+        h = _Side(h_value, h_key, hs_at, h_raw)
+        s = _Side(s_value, s_key, sf_at, s_raw)
+        decision = _decide(
+            known, h, s, rule.mapping, rule.direction, rule.write_salesforce, rule.write_hubspot
         )
+        if decision.reason == EQUAL:  # one side holds what the other's value is written as
+            if known != decision.new_base:
+                settled[key] = decision.new_base
+            continue
+        decisions.append(decision)
     return PairMerge(tuple(decisions), settled)

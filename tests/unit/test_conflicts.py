@@ -342,6 +342,40 @@ def test_unmappable_values_are_reported_not_written() -> None:
     assert "no HubSpot value" in back.issue.reason
 
 
+# to_hubspot maps Salesforce "Advertisement" to HubSpot "Paid Social", and to_salesforce has no
+# entry for "Paid Social": the sync writes a value it cannot read back (sync.toml's lead_source).
+ONE_WAY = MappingContext(
+    value_maps={"src": ValueMap("src", (("Web", "Web"),), (("Advertisement", "Paid Social"),))}
+)
+
+
+@pytest.mark.parametrize("base", ["Advertisement", None])
+@pytest.mark.parametrize("hs_value", ["Paid Social", "paid social "])
+def test_a_hubspot_value_written_from_salesforce_agrees_though_it_has_no_way_back(
+    base: str | None, hs_value: str
+) -> None:
+    """The pair holds Salesforce's value and the HubSpot value it is written as: nothing to
+    write and nothing to refuse (each later decision used to file "'Paid Social' has no entry
+    in value map" for a value the sync had written itself)."""
+    decision = decide_field(
+        base, hs(hs_value, NOW), sf("Advertisement", EARLIER), LEAD_SOURCE, context=ONE_WAY
+    )
+    assert (decision.action, decision.reason, decision.issue) == (Action.NONE, "equal", None)
+    assert decision.new_base == "Advertisement"
+
+
+def test_a_hubspot_value_with_no_way_back_is_still_refused_where_it_is_a_change() -> None:
+    """Paid Social set in HubSpot on a pair that agreed on Web is not Salesforce's value
+    written over: it is refused as unmappable, and the base stays."""
+    decision = decide_field("Web", hs("Paid Social", NOW), sf("Web"), LEAD_SOURCE, context=ONE_WAY)
+    assert (decision.action, decision.reason, decision.new_base) == (
+        Action.NONE,
+        "unmappable",
+        "Web",
+    )
+    assert decision.issue is not None and decision.issue.value == "Paid Social"
+
+
 def test_phone_formatting_is_not_a_change() -> None:
     phone = FieldMapping("phone", "Phone", transform=Transform.PHONE)
     decision = decide_field("+1 555 010 2000", hs("+1 (555) 010-2000"), sf("+15550102000"), phone)
