@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sync_engine import mirror
+from sync_engine import store as store_mod
 from sync_engine.models import System
 from sync_engine.plan import Record
 from sync_engine.store import AuditStore
@@ -310,3 +311,34 @@ def test_a_payload_without_json_numbers_stores_them_as_null() -> None:
     wrote NaN, unless the payload also holds what only json.dumps encodes (above)."""
     values = {"nan": float("nan"), "inf": float("-inf"), "n": 1.5}
     assert mirror._to_json(values) == '{"nan":null,"inf":null,"n":1.5}'
+
+
+def test_reading_every_row_again_fits_in_the_engine_duckdb_memory(store: AuditStore) -> None:
+    """An echo read, or a bulk edit in either CRM, reads most of the mirror again. Rewriting
+    the rows must stay within DuckDB's memory limit whatever the volume between checkpoints
+    (updated in place, they were held in memory until the next one: the engine ran out of its
+    96 MB at 100,000 contacts). Scaled down here: 24 MB, and no checkpoint at all."""
+    filler = "x" * 600
+    rows = 30_000
+    store_mod.use_profile(
+        store_mod.HostProfile(memory_limit="24MB", threads=1, checkpoint_threshold="1GB")
+    )
+    try:
+        for stamp, mark in ((T0, ""), (T0 + timedelta(minutes=1), "!")):
+            for start in range(0, rows, 2000):
+                _upsert(
+                    store,
+                    *(
+                        _hs(str(i), stamp, notes=f"{filler}{i}{mark}")
+                        for i in range(start, start + 2000)
+                    ),
+                    now=stamp,
+                )
+    finally:
+        store_mod.use_profile(store_mod.HostProfile())
+    with store.read() as conn:
+        found = conn.execute(
+            "SELECT count(*), count(DISTINCT id), count(*) FILTER (payload->>'notes' LIKE '%!'), "
+            "count(*) FILTER (dirty) FROM records"
+        ).fetchone()
+    assert found == (rows, rows, rows, rows)
