@@ -139,7 +139,7 @@ class _Row:
     payload: str
 
 
-def _frame(rows: Sequence[_Row], changed: Sequence[bool]) -> pa.Table:
+def _frame(rows: Sequence[_Row], dirty: Sequence[bool]) -> pa.Table:
     records = [row.record for row in rows]
     return pa.table(
         {
@@ -154,7 +154,7 @@ def _frame(rows: Sequence[_Row], changed: Sequence[bool]) -> pa.Table:
             "created": [r.created for r in records],
             "deleted": [r.deleted for r in records],
             "payload": [row.payload for row in rows],
-            "changed": pa.array(changed, type=pa.bool_()),
+            "dirty": pa.array(dirty, type=pa.bool_()),
         }
     )
 
@@ -202,7 +202,7 @@ def upsert(conn: duckdb.DuckDBPyConnection, records: Sequence[Record], *, now: d
     execute_with(
         conn,
         f"INSERT INTO records ({', '.join(_COLUMNS)}) "
-        "SELECT system, object, id, key, modified_at, modified_by, created, deleted, changed, "
+        "SELECT system, object, id, key, modified_at, modified_by, created, deleted, dirty, "
         f"payload::JSON, ? FROM {BATCH}",
         _frame([*new, *again], dirty),
         [now],
