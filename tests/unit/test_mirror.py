@@ -221,17 +221,6 @@ def test_once_read_a_created_record_is_compared_with_what_was_read(store: AuditS
     assert _upsert(store, Record(**{**_fields(without), "values": values})) == 1
 
 
-def test_a_created_record_the_mirror_already_read_keeps_its_one_row(store: AuditStore) -> None:
-    """A restart records a create its killed predecessor sent once a read has found the record
-    (`_recover_creates`): the row read stays, and no second row of the id is added."""
-    _upsert(store, _echo(Phone="555"))
-    with store.write() as tx:
-        mirror.expect(tx.conn, [_created_lead()])
-    (row,) = _stored(store)
-    assert json.loads(row[9]) == _echo(Phone="555").values
-    assert _dirty_ids(store) == {"00Q9"}
-
-
 def _fields(record: Record) -> dict[str, Any]:
     return {name: getattr(record, name) for name in Record.__dataclass_fields__}
 
