@@ -78,7 +78,6 @@ from sync_engine.store import (
     FieldChange,
     FieldWrite,
     StoreWriter,
-    SyncedValue,
     SyncError,
 )
 from sync_engine.store import Conflict as ConflictRow
@@ -678,9 +677,7 @@ class SyncEngine:
             return 0
         self.hs.associate(obj.hubspot_object, "companies", [(hs, co) for hs, _sf, co in todo])
         with self.store.write(run_id=run_id) as tx:
-            tx.set_synced_values(
-                SyncedValue(obj.name, hs, sf, COMPANY_BASE, co) for hs, sf, co in todo
-            )
+            tx.set_bases(obj.name, [(hs, sf, {COMPANY_BASE: co}) for hs, sf, co in todo])
             tx.record_changes(
                 FieldChange(
                     object=obj.name,
@@ -891,17 +888,8 @@ class SyncEngine:
                 LinkRow(obj.name, new.hs_id, new.sf_object, new.sf_id, match_key=new.key)
                 for _old, new in decided.relinks
             )
-            tx.set_synced_values(  # as columns: a row object per field cost more than the rest
-                Columns.of(
-                    SyncedValue,
-                    _BASE_COLUMNS,
-                    [
-                        (hs_id, sf_id, key, value)
-                        for (hs_id, sf_id), values in decided.base_updates.items()
-                        for key, value in values.items()
-                    ],
-                    same={"object": obj.name},
-                )
+            tx.set_bases(
+                obj.name, ((hs, sf, base) for (hs, sf), base in decided.base_updates.items())
             )
             tx.record_errors(_error_row(r, obj) for r in decided.refusals)
             tx.record_duplicates(
@@ -1166,18 +1154,25 @@ class SyncEngine:
             for c in w.changes
         ]
         tx.record_changes(Columns.of(FieldChange, _CHANGE_COLUMNS, changes, same=same))
-        bases = [
-            (hs_id, sf_id, key, value, w.sf_object, w.op, w.first_base)
-            for w, hs_id, sf_id in done
-            for key, value in w.new_base.items()
-        ]
         for new in (False, True):
-            synced = [b[:4] for b in bases if (b[6] or b[0] in fresh or b[1] in fresh) is new]
-            tx.set_synced_values(Columns.of(SyncedValue, _BASE_COLUMNS, synced, same=same), new=new)
+            tx.set_bases(
+                obj.name,
+                [
+                    (hs_id, sf_id, w.new_base)
+                    for w, hs_id, sf_id in done
+                    if w.new_base and (w.first_base or hs_id in fresh or sf_id in fresh) is new
+                ],
+                new=new,
+            )
         history = Columns.of(  # what loop detection compares, in one spelling per field
             FieldWrite,
             (*_BASE_COLUMNS, "sf_object"),
-            [b[:5] for b in bases if b[5] == "update"],
+            [
+                (hs_id, sf_id, key, value, w.sf_object)
+                for w, hs_id, sf_id in done
+                if w.op == "update"
+                for key, value in w.new_base.items()
+            ],
             same={
                 **same,
                 "system_written": str(system),

@@ -22,7 +22,7 @@ import duckdb
 
 from sync_engine.budget import Quota
 from sync_engine.loops import SyncWrite
-from sync_engine.store import AuditStore, Link
+from sync_engine.store import AuditStore, Link, decode_json, json_array
 
 if TYPE_CHECKING:  # the engine process never loads pandas (~50 MB); the dashboard does
     import pandas as pd
@@ -344,6 +344,9 @@ def find_links(
     return [Link(o, h, so, s, match_key=k, run_id=r, at=at) for o, h, so, s, k, r, at in rows]
 
 
+_BASE_SLICE = 5000  # bases decoded per call: one call's text beside the bases, not a chunk's
+
+
 def synced_values_for(
     conn: duckdb.DuckDBPyConnection, object: str, pairs: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, str | None]]:
@@ -353,18 +356,21 @@ def synced_values_for(
     out: dict[tuple[str, str], dict[str, str | None]] = {p: {} for p in wanted}
     if not wanted:
         return out
-    result = conn.execute(
-        "SELECT v.hs_id, v.sf_id, v.field, v.value FROM synced_values v "
+    rows = conn.execute(
+        "SELECT b.hs_id, b.sf_id, b.synced_at, b.base FROM synced_bases b "
         "JOIN (SELECT unnest(?::VARCHAR[]) AS hs_id, unnest(?::VARCHAR[]) AS sf_id) p "
-        "ON v.hs_id = p.hs_id AND v.sf_id = p.sf_id WHERE v.object = ?",
+        "ON b.hs_id = p.hs_id AND b.sf_id = p.sf_id WHERE b.object = ?",
         [[h for h, _ in wanted], [s for _, s in wanted], object],
-    )
-    # A decide chunk holds ~15 values for each of thousands of pairs: each field name and each
-    # repeated value (a stage, a country) is kept once, not once per row as fetched.
+    ).fetchall()
+    if len({(h, s) for h, s, _at, _b in rows}) < len(rows):
+        rows.sort(key=lambda r: r[2])  # a pair's later row wins (see StoreWriter.set_bases)
+    # A decide chunk holds ~12 values for each of thousands of pairs: each repeated value (a
+    # stage, a country) is kept once, not once per pair as decoded.
     shared: dict[str | None, str | None] = {}
-    while rows := result.fetchmany(10_000):
-        for h, s, field, value in rows:
-            out[(h, s)][shared.setdefault(field, field)] = shared.setdefault(value, value)
+    for start in range(0, len(rows), _BASE_SLICE):
+        part = rows[start : start + _BASE_SLICE]
+        for (h, s, _at, _b), base in zip(part, decode_json(json_array(part)), strict=True):
+            out[(h, s)].update({k: shared.setdefault(v, v) for k, v in base.items()})
     return out
 
 

@@ -494,6 +494,78 @@ def test_a_synced_value_is_replaced_per_key_and_a_blank_key_never_matches(
     )
 
 
+Bases = dict[tuple[str, str], dict[str, str | None]]
+
+
+def _bases(store: AuditStore, *pairs: tuple[str, str]) -> Bases:
+    with store.read() as conn:
+        return queries.synced_values_for(conn, "contact", pairs)
+
+
+def test_a_pair_keeps_one_row_and_setting_some_fields_keeps_the_others(store: AuditStore) -> None:
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"phone": "1", "email": "a@example.com"})], new=True)
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"phone": None, "city": 7})])
+    assert _bases(store, ("1", LEAD)) == {
+        ("1", LEAD): {"phone": None, "email": "a@example.com", "city": "7"}  # None: synced blank
+    }
+    assert count(store, "synced_bases") == 1
+
+
+def test_first_bases_appended_beside_a_pairs_row_are_read_merged_the_later_winning(
+    store: AuditStore,
+) -> None:
+    """A write's first bases are appended without looking for a row (the pair had none when
+    decided), so a row the same plan wrote may sit beside them: read together, the later
+    row's fields win, and the next write of the pair leaves one row."""
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"phone": "1", "city": "Paris"})])
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"phone": "2", "email": "a@example.com"})], new=True)
+    merged = {"phone": "2", "city": "Paris", "email": "a@example.com"}
+    assert _bases(store, ("1", LEAD)) == {("1", LEAD): merged}
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"jobtitle": "CTO"})])
+    assert _bases(store, ("1", LEAD)) == {("1", LEAD): {**merged, "jobtitle": "CTO"}}
+    assert count(store, "synced_bases") == 1
+
+
+def test_bases_stored_a_row_per_field_move_to_a_row_per_pair(store: AuditStore) -> None:
+    """A file of schema 5 kept a row per field (table synced_values), a field written twice
+    possibly in two rows: the upgrade keeps the latest value of each field, blanks too."""
+    store.ensure_schema()
+    store.release()
+    with duckdb.connect(str(store.path)) as conn:
+        conn.execute("DROP VIEW synced_values")
+        conn.execute("DROP TABLE synced_bases")
+        conn.execute(
+            "CREATE TABLE synced_values (object VARCHAR, hs_id VARCHAR, sf_id VARCHAR, "
+            "field VARCHAR, value VARCHAR, synced_at TIMESTAMPTZ, run_id BIGINT)"
+        )
+        conn.executemany(
+            "INSERT INTO synced_values VALUES ('contact', ?, ?, ?, ?, ?, 3)",
+            [
+                ("1", LEAD, "phone", "1", T0),
+                ("1", LEAD, "phone", "2", T0 + timedelta(minutes=1)),
+                ("1", LEAD, "jobtitle", None, T0),
+                ("2", CONTACT, "@company", "9001", T0),
+            ],
+        )
+        conn.execute("UPDATE schema_version SET version = 5")
+    store.ensure_schema()
+    assert _bases(store, ("1", LEAD), ("2", CONTACT), ("3", LEAD)) == {
+        ("1", LEAD): {"phone": "2", "jobtitle": None},
+        ("2", CONTACT): {"@company": "9001"},
+        ("3", LEAD): {},
+    }
+    rows = _table_rows(store, "synced_values")
+    assert sorted((r[1], r[3], r[4]) for r in rows) == sorted(
+        [("1", "phone", "2"), ("1", "jobtitle", None), ("2", "@company", "9001")], key=repr
+    )
+    assert count(store, "synced_bases") == 2
+
+
 # --------------------------------------------------------------------------------------------
 # Upserts: errors, duplicates, links
 
@@ -1166,7 +1238,7 @@ def test_files_keep_small_row_groups_across_attachments(store: AuditStore) -> No
             return [
                 int(n)
                 for (n,) in conn.execute(
-                    "SELECT max(count) FROM pragma_storage_info('synced_values') "
+                    "SELECT max(count) FROM pragma_storage_info('synced_bases') "
                     "GROUP BY row_group_id ORDER BY row_group_id"
                 ).fetchall()
             ]
@@ -1178,7 +1250,7 @@ def test_files_keep_small_row_groups_across_attachments(store: AuditStore) -> No
     second = groups()
 
     full = store_mod.ROW_GROUP_SIZE
-    assert sum(second) == count(store, "synced_values") == 5 * per_batch
+    assert sum(second) == count(store, "synced_bases") == 5 * per_batch
     assert first == [full, full, 4 * per_batch - 2 * full]
     assert second == [full, full, 5 * per_batch - 2 * full]  # filled up, not merged
 
