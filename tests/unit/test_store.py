@@ -531,6 +531,22 @@ def test_first_bases_appended_beside_a_pairs_row_are_read_merged_the_later_winni
     assert count(store, "synced_bases") == 1
 
 
+def test_a_pairs_later_row_wins_whichever_row_is_read_first(
+    store: AuditStore, clock: FakeClock
+) -> None:
+    clock.tick(minutes=5)
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"phone": "later", "city": "Paris"})])
+    clock.now = T0  # the row stored second holds the earlier values
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"phone": "earlier", "email": "a@x.io"})], new=True)
+    merged = {"phone": "later", "city": "Paris", "email": "a@x.io"}
+    assert _bases(store, ("1", LEAD)) == {("1", LEAD): merged}
+    with store.write() as tx:
+        tx.set_bases("contact", [("1", LEAD, {"jobtitle": "CTO"})])
+    assert _bases(store, ("1", LEAD)) == {("1", LEAD): {**merged, "jobtitle": "CTO"}}
+
+
 def test_bases_stored_a_row_per_field_move_to_a_row_per_pair(store: AuditStore) -> None:
     """A file of schema 5 kept a row per field (table synced_values), a field written twice
     possibly in two rows: the upgrade keeps the latest value of each field, blanks too."""
