@@ -1406,7 +1406,6 @@ def _new_cursors(records: Sequence[Record]) -> list[tuple[tuple[str, str], datet
 
 
 _WRITE_FIELDS = tuple(f.name for f in fields(Write))
-_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
 
 
 def _creates(chunk: Iterable[Write]) -> list[Write]:
@@ -1458,7 +1457,7 @@ def _staged(write: Write) -> dict[str, Any]:
     data["values"], data["new_base"] = dict(write.values), dict(write.new_base)
     # Changes as lists in the order of Change's fields: a create carries ~15 of them, and their
     # field names were most of what a staged batch encoded.
-    data["changes"] = [[getattr(c, name) for name in _CHANGE_FIELDS] for c in write.changes]
+    data["changes"] = [list(c) for c in write.changes]
     return data
 
 
