@@ -1139,19 +1139,9 @@ class SyncEngine:
             links = [c for c in created if (c[0] in fresh) is new]
             tx.link_many(Columns.of(LinkRow, _LINK_COLUMNS, links, same=same), new=new)
         changes = [
-            (
-                c.direction,
-                c.field,
-                c.old_value,
-                c.new_value,
-                hs_id,
-                sf_id,
-                c.reason,
-                w.sf_object,
-                c.source_field,
-            )
+            (direction, name, before, after, hs_id, sf_id, reason, w.sf_object, source)
             for w, hs_id, sf_id in done
-            for c in w.changes
+            for direction, name, source, before, after, reason in w.changes  # Change, unpacked
         ]
         tx.record_changes(Columns.of(FieldChange, _CHANGE_COLUMNS, changes, same=same))
         for new in (False, True):
