@@ -129,6 +129,20 @@ def wait_for(condition: Any, what: str, timeout: float = 180) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_until_none(missing: Any, what: str, timeout: float, log: Path) -> None:
+    """Wait until `missing()` (what has not arrived yet) is empty; on a timeout, say which items
+    are still missing and how the engine's log ends, so that a failure can be diagnosed."""
+    deadline = time.monotonic() + timeout
+    while (left := missing()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        tail = log.read_text(errors="replace").splitlines()[-40:]
+        raise AssertionError(
+            f"timed out waiting for {what}, {len(left)} missing:\n" + "\n".join(left[:20])
+            + "\nthe engine's log ends:\n" + "\n".join(tail)
+        )  # fmt: skip
+
+
 def first_run_done(pair: Pair) -> bool:
     store = AuditStore(pair.workdir / "sync.duckdb")
     if not store.exists:
@@ -199,9 +213,10 @@ def soak(tmp: Path, *, minutes: float) -> None:
         print(*outputs, sep="")
 
         # No lost write: let the engine catch up, then look at both systems.
-        wait_for(lambda: not lost_titles(pair, edits, actions), "every title edit to arrive", 240)
+        log = tmp / "engine.log"
+        wait_until_none(lambda: lost_titles(pair, edits, actions), "every title edit", 240, log)
         phone_edits = sim_phone_edits(pair, actions)
-        wait_for(lambda: not lost_phones(pair, phone_edits), "every phone edit to arrive", 240)
+        wait_until_none(lambda: lost_phones(pair, phone_edits), "every phone edit", 240, log)
         print(f"{len(edits)} title edits and {len(phone_edits)} simulated phone edits arrived")
 
         # Memory flat: the last quarter's typical RSS is not far above the second quarter's.
