@@ -290,16 +290,23 @@ def dirty(
 ) -> list[Record]:
     """Rows read but not yet decided, oldest change first (ties by id); with `after` and
     `limit`, the next page of them (keyset paging: rows decided meanwhile drop out, the rest
-    keep their place)."""
-    where = "system = ? AND object IN (SELECT unnest(?)) AND dirty"
+    keep their place).
+
+    The page's ids are picked first and its rows fetched after: a LIMIT over whole rows made
+    DuckDB carry every dirty row's payload through the sort, 0.44 s a page of 12,000 at
+    100,000 contacts against 0.17 s."""
+    page = "SELECT id FROM records WHERE system = ? AND object IN (SELECT unnest(?)) AND dirty"
     params: list[Any] = [str(system), list(objects)]
     if after is not None:
-        where += f" AND ({_ORDER_KEY} > ? OR ({_ORDER_KEY} = ? AND id > ?))"
+        page += f" AND ({_ORDER_KEY} > ? OR ({_ORDER_KEY} = ? AND id > ?))"
         params += [after[0], after[0], after[1]]
-    where += f" ORDER BY {_ORDER_KEY}, id"
+    page += f" ORDER BY {_ORDER_KEY}, id"
     if limit is not None:
-        where += f" LIMIT {int(limit)}"
-    return _rows(conn, where, params)
+        page += f" LIMIT {int(limit)}"
+    where = (
+        f"system = ? AND object IN (SELECT unnest(?)) AND id IN ({page}) ORDER BY {_ORDER_KEY}, id"
+    )
+    return _rows(conn, where, [str(system), list(objects), *params])
 
 
 def dirty_among(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> set[str]:
