@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def wait_for(condition: Any, what: str, timeout: float = 180) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def wait_until_none(missing: Any, what: str, timeout: float, log: Path) -> None:
+def wait_until_none(missing: Callable[[], list[str]], what: str, timeout: float, log: Path) -> None:
     """Wait until `missing()` (what has not arrived yet) is empty; on a timeout, say which items
     are still missing and how the engine's log ends, so that a failure can be diagnosed."""
     deadline = time.monotonic() + timeout
