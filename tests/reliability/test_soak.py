@@ -121,22 +121,24 @@ def healthy(port: int) -> bool:
         return False
 
 
-def wait_for(condition: Any, what: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def wait_until_none(missing: Callable[[], list[str]], what: str, timeout: float, log: Path) -> None:
-    """Wait until `missing()` (what has not arrived yet) is empty; on a timeout, say which items
-    are still missing and how the engine's log ends, so that a failure can be diagnosed."""
+def _still_missing(missing: Callable[[], list[str]], timeout: float) -> list[str]:
+    """Poll `missing()` (what has not arrived yet) until it is empty or the time is up; what
+    is still missing then."""
     deadline = time.monotonic() + timeout
     while (left := missing()) and time.monotonic() < deadline:
         time.sleep(0.5)
-    if left:
+    return left
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) -> None:
+    if _still_missing(lambda: [] if condition() else [what], timeout):
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_until_none(missing: Callable[[], list[str]], what: str, timeout: float, log: Path) -> None:
+    """wait_for a list of what has not arrived to empty; on a timeout, say which items are still
+    missing and how the engine's log ends, so that a failure can be diagnosed."""
+    if left := _still_missing(missing, timeout):
         tail = log.read_text(errors="replace").splitlines()[-40:]
         raise AssertionError(
             f"timed out waiting for {what}, {len(left)} missing:\n" + "\n".join(left[:20])
