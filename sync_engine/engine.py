@@ -41,6 +41,7 @@ from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_mod
 from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
 from sync_engine.connectors.usage import ApiCall
 from sync_engine.errors import (
+    ApiLimitError,
     ConfigurationError,
     FatalError,
     RecordError,
@@ -285,6 +286,8 @@ class SyncEngine:
             tx.close_interrupted_runs(started_before=started)
             run_id = tx.start_run("dry_run" if dry_run else kind)
             tx.record_errors([*schema.warnings, *budgets.errors()])
+            if not budgets.paused:
+                tx.resolve_api_limits()
         report = RunReport(run_id=run_id, kind=kind)
         self._allowance = {  # no cap known yet (nothing reported): the first cycle probes
             system: _Allowance(budget, self._calls(system))
@@ -318,6 +321,11 @@ class SyncEngine:
                 )
         except FatalError as exc:
             report.status, report.message = "failed", str(exc)
+            raise
+        except RetriableError as exc:  # retries ran out, or a daily limit: the next cycle goes on
+            report.status, report.message = "failed", str(exc)
+            if isinstance(exc, ApiLimitError) and exc.daily:
+                self._retries.append(_daily_limit_row(exc))  # written with the calls, below
             raise
         finally:
             report.sf_api_calls = self.sf.calls.total("salesforce") - sf_before
@@ -1816,6 +1824,27 @@ _CHANGE_COLUMNS = (
     "source_field",
 )
 _BASE_COLUMNS = ("hs_id", "sf_id", "field", "value")
+
+
+def _daily_limit_row(exc: ApiLimitError) -> SyncError:
+    """What a cycle stopped by a system's daily limit leaves on Sync Health: the limit is the
+    org's, shared with every integration, so the refusal may be nobody's fault in LeadBridge."""
+    name = {"salesforce": "Salesforce", "hubspot": "HubSpot"}.get(exc.system, "The system")
+    return SyncError(
+        system=exc.system or "unknown",
+        object="api",
+        category="api_limit",
+        code=exc.code or "DAILY_LIMIT",
+        message=(
+            f"{str(exc).rstrip('.')}. The org's {name} API requests for the day are used up "
+            "(every integration counts): the cycle stopped at this call without retrying it, "
+            "and the next cycles wait for the daily count to reset."
+        ),
+        suggested_fix=(
+            f"none needed: syncing resumes when {name}'s daily count resets; to resume sooner, "
+            "raise the org's daily API limit or find the integration that used it up"
+        ),
+    )
 
 
 def _usage_rows(calls: Sequence[ApiCall]) -> list[ApiUsage]:

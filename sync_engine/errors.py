@@ -34,16 +34,31 @@ class SessionExpiredError(AuthenticationError):
 
 
 class RetriableError(LeadBridgeError):
-    """Transient: the same call may succeed later. retry_after is the server's hint in seconds."""
+    """Transient: the same call may succeed later. retry_after is the server's hint in seconds;
+    system, the system that answered ("salesforce" or "hubspot") when a connector knows it."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, code: str = "") -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, code: str = "", system: str = ""
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.code = code
+        self.system = system
+
+
+# The wait a connector reports for a daily API limit: it lifts when the system's day resets,
+# never within a cycle, and this is longer than any retry waits (RetryPolicy.max_retry_after),
+# so the refused call is not tried again; the budget guard pauses the next cycles.
+DAILY_LIMIT_WAIT = 3600.0
 
 
 class ApiLimitError(RetriableError):
     """A daily or burst API limit was hit; retry after the window (the next day for daily)."""
+
+    @property
+    def daily(self) -> bool:
+        """The day's allowance is used up (not a burst or concurrency limit)."""
+        return (self.retry_after or 0) >= DAILY_LIMIT_WAIT
 
 
 class RecordError(LeadBridgeError):

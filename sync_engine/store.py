@@ -1652,6 +1652,17 @@ class StoreWriter:
         ).fetchall()
         return len(found)
 
+    def resolve_api_limits(self, *, by: str = "engine") -> int:
+        """A cycle may call both systems again: close the open api_limit errors of the cycles
+        a daily limit or budget stopped (Sync Health shows what is wrong now)."""
+        found = self.conn.execute(
+            "UPDATE sync_errors SET status = 'resolved', resolved_at = ?, resolved_by = ? "
+            "WHERE object = 'api' AND category = 'api_limit' AND status IN ('open', 'retrying') "
+            "RETURNING error_id",
+            [self.now, by],
+        ).fetchall()
+        return len(found)
+
     def resolve_records(
         self,
         *,

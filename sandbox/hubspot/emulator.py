@@ -152,7 +152,9 @@ class HubSpotEmulator:
                 lst = _load_list(raw_list, now)
                 portal.lists[lst.list_id] = lst
             self.portal, self.directory = portal, directory
-            self.limiter.configure({"daily": seed.daily_limit, "burst": seed.burst_limit})
+            self.limiter.configure(
+                {"daily": seed.daily_limit, "burst": seed.burst_limit}, now=self.clock.now()
+            )
             self._reset_counters()
 
     def clear(self) -> None:
@@ -192,7 +194,7 @@ class HubSpotEmulator:
             }
 
     def set_limits(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.limiter.configure(body)
+        return self.limiter.configure(body, now=self.clock.now())
 
     def admin_extra(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
         action = _ADMIN_ACTIONS.get((method, path))

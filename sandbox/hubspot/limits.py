@@ -54,18 +54,26 @@ class RateLimiter:
         self.refused = 0
         self._lock = threading.Lock()
 
-    def configure(self, body: dict[str, Any]) -> dict[str, int]:
-        """Change limits from an admin body; unknown keys and non-positive numbers are refused."""
-        unknown = sorted(set(body) - {"daily", "burst", "search_per_second"})
+    def configure(self, body: dict[str, Any], *, now: datetime) -> dict[str, int]:
+        """Change limits from an admin body; unknown keys and non-positive numbers are refused.
+        `used_today` (0 or more) starts the day part-used, as another integration of the portal
+        would have it."""
+        unknown = sorted(set(body) - {"daily", "burst", "search_per_second", "used_today"})
         if unknown:
-            raise ValueError(f"unknown limit keys {unknown}; use daily, burst, search_per_second")
+            raise ValueError(
+                f"unknown limit keys {unknown}; use daily, burst, search_per_second, used_today"
+            )
         with self._lock:
             for key, value in body.items():
                 number = int(value)
-                if number <= 0:
+                if number < 0 or (number == 0 and key != "used_today"):
                     raise ValueError(f"{key} must be a positive number, got {value!r}")
-                setattr(self.limits, key, number)
-            return self.limits.as_dict()
+                if key == "used_today":
+                    self._roll_day(now)
+                    self.used_today = number
+                else:
+                    setattr(self.limits, key, number)
+            return {**self.limits.as_dict(), "used_today": self.used_today}
 
     def reset(self) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 from sync_engine.connectors.usage import ApiCall, CallLog, hubspot_quota, now_utc
 from sync_engine.errors import (
     CONNECTION_FAILED,
+    DAILY_LIMIT_WAIT,
     MALFORMED_RESPONSE,
     TIMEOUT,
     ConfigurationError,
@@ -657,7 +658,9 @@ def _map_hubspot_error(status: int, body: Any, headers: Any) -> LeadBridgeError:
     text = f"HubSpot answered {status} {category or ''}: {message}".strip()
     if issubclass(kind.kind, RetriableError):
         retry_after = _retry_after(headers, parsed)
-        return kind.kind(text, retry_after=retry_after, code=category or str(status))
+        return kind.kind(
+            text, retry_after=retry_after, code=category or str(status), system="hubspot"
+        )
     if issubclass(kind.kind, RecordError):
         return RecordError(text, code=category or str(status), category=kind.category)
     return kind.kind(text)
@@ -671,7 +674,7 @@ def _retry_after(headers: Any, body: Any) -> float | None:
         except ValueError:
             return None
     if isinstance(body, dict) and body.get("policyName") == "DAILY":
-        return 3600.0
+        return DAILY_LIMIT_WAIT
     if isinstance(body, dict) and body.get("errorType") == "RATE_LIMIT":
         return 1.0
     return None

@@ -31,6 +31,7 @@ from sync_engine.connectors.usage import (
 )
 from sync_engine.errors import (
     CONNECTION_FAILED,
+    DAILY_LIMIT_WAIT,
     MALFORMED_RESPONSE,
     TIMEOUT,
     AuthenticationError,
@@ -513,6 +514,11 @@ def _first_error(content: Any) -> tuple[str | None, str]:
     return None, str(content)[:300]
 
 
+# Salesforce answers both its daily allowance and its concurrent long-running requests with
+# 403 REQUEST_LIMIT_EXCEEDED, and neither with a Retry-After; the message tells them apart.
+_DAILY_LIMIT_MESSAGES = ("TotalRequests",)
+
+
 def _status_error(status: int, content: Any) -> LeadBridgeError:
     code, message = _first_error(content)
     kind = classify(status, code)
@@ -520,7 +526,13 @@ def _status_error(status: int, content: Any) -> LeadBridgeError:
     if issubclass(kind.kind, RecordError):
         return RecordError(text, code=code or str(status), category=kind.category)
     if issubclass(kind.kind, RetriableError):
-        return kind.kind(text, code=code or str(status))
+        daily = code == "REQUEST_LIMIT_EXCEEDED" and message.startswith(_DAILY_LIMIT_MESSAGES)
+        return kind.kind(
+            text,
+            code=code or str(status),
+            retry_after=DAILY_LIMIT_WAIT if daily else None,
+            system="salesforce",
+        )
     return kind.kind(text)
 
 

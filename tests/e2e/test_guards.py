@@ -10,6 +10,7 @@ from sandbox.seed import build_seed, describe_mess
 from sandbox.simulator import Simulator
 from sync_engine import guards
 from sync_engine.config import parse_config
+from sync_engine.errors import ApiLimitError
 from tests.e2e.conftest import ROOT, Pair, start_pair
 
 pytestmark = pytest.mark.e2e
@@ -212,6 +213,64 @@ def test_below_the_need_writes_pause_and_resume_the_next_day(small_pair, tmp_pat
     assert resumed.records_written + resumed.records_read > 0 or before == 0
     assert not (resumed.message or "").count("paused")
     assert _limit_errors(engine) == 0
+
+
+# How another integration of the org uses up a system's day (the sandbox's admin limits).
+SPEND_THE_DAY = {
+    "salesforce": {"used_today": 100_000, "daily_max": 100_000},
+    "hubspot": {"used_today": 500_000, "daily": 500_000},
+}
+
+
+def _api_limit_rows(engine, status: str) -> list[tuple[str, str, str, str]]:
+    with engine.store.read() as conn:
+        return conn.execute(
+            "SELECT system, code, message, suggested_fix FROM sync_errors "
+            "WHERE object = 'api' AND category = 'api_limit' AND status = ? ORDER BY error_id",
+            [status],
+        ).fetchall()
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_a_day_used_up_by_another_integration_costs_one_refused_call(small_pair, system):
+    """The day's limit is the org's, and another integration may use it up. The call it
+    refuses is not retried (Salesforce sends no Retry-After, and its concurrent-request limit
+    has the same code): the cycle fails at once with the reason, the next cycles wait without
+    a call, and the day after, syncing resumes and the errors close."""
+    offset = timedelta(0)
+    engine = small_pair.engine()
+    engine.clock = lambda: datetime.now(UTC) + offset
+    engine.run_once()
+    small_pair.admin(system, "limits", SPEND_THE_DAY[system])
+    connector = engine.sf if system == "salesforce" else engine.hs
+    before = connector.calls.total(system)
+
+    with pytest.raises(ApiLimitError) as raised:
+        engine.run_once()
+
+    assert raised.value.daily and raised.value.system == system
+    assert connector.calls.total(system) - before == 1  # refused once, not tried again
+    with engine.store.read() as conn:
+        status, message = conn.execute(
+            "SELECT status, message FROM sync_runs ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
+    assert status == "failed" and ("TotalRequests" in message or "daily limit" in message)
+    [(row_system, code, text, fix)] = _api_limit_rows(engine, "open")
+    name = {"salesforce": "Salesforce", "hubspot": "HubSpot"}[system]
+    assert row_system == system and code in ("REQUEST_LIMIT_EXCEEDED", "RATE_LIMITS")
+    assert f"{name} API requests for the day are used up" in text and "resumes" in fix
+    retried = [r for r in _api_limit_rows(engine, "resolved") if "attempt" in r[2]]
+    assert retried == []  # no attempt was repeated
+
+    waiting = engine.run_once()
+    assert waiting.sf_api_calls == 0 and waiting.hs_api_calls == 0
+    assert "paused" in (waiting.message or "")
+
+    small_pair.admin("salesforce", "clock", {"advance_seconds": 86_400})  # both systems' clock
+    offset = timedelta(days=1)
+    resumed = engine.run_once()
+    assert resumed.sf_api_calls > 0 and resumed.hs_api_calls > 0
+    assert _api_limit_rows(engine, "open") == []
 
 
 def test_a_value_map_entry_outside_the_picklist_is_refused_with_the_allowed_values(synced):

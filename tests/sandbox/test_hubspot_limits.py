@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 import urllib3
 from hubspot_fixtures import *  # noqa: F403  (fixtures: hs_server, hs_portal)
 from hubspot_fixtures import HsPortal, refused
@@ -62,6 +63,15 @@ def test_the_191st_call_in_ten_seconds_is_429_and_headers_count_down(hs_portal: 
     status, headers = _get(client)
     assert status == 200 and headers["X-HubSpot-RateLimit-Remaining"] == "189"
     assert hs_portal.emulator.stats()["rate_limited"] == 1
+
+
+def test_another_integration_can_have_used_most_of_the_day(hs_portal: HsPortal):
+    hs_portal.admin("POST", "limits", {"daily": 10, "used_today": 9})
+    client = hs_portal.client()
+    assert _get(client)[1]["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
+    assert refused(client.crm.contacts.basic_api.get_page).body["policyName"] == "DAILY"
+    answer = requests.post(f"{hs_portal.url}/__sandbox/limits", json={"used_today": -1}, timeout=10)
+    assert answer.status_code == 400 and "used_today" in answer.text
 
 
 def test_daily_limit_is_429_daily_until_the_next_day(hs_portal: HsPortal):

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from sync_engine.connectors.salesforce import soql_quote
+from sync_engine.connectors.hubspot import _map_hubspot_error
+from sync_engine.connectors.salesforce import _status_error, soql_quote
 from sync_engine.connectors.usage import (
     hubspot_endpoint,
     hubspot_quota,
@@ -16,6 +17,7 @@ from sync_engine.connectors.usage import (
 from sync_engine.errors import (
     ApiLimitError,
     AuthenticationError,
+    LeadBridgeError,
     RecordError,
     RetriableError,
     SessionExpiredError,
@@ -144,6 +146,40 @@ def test_daily_limit_is_not_waited_out():
 
     with pytest.raises(ApiLimitError):
         call_with_retry(daily, sleep=lambda _s: pytest.fail("slept until tomorrow"))
+
+
+def _sf_limit(message: str) -> LeadBridgeError:
+    return _status_error(403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": message}])
+
+
+def _hs_limit(policy: str, headers: dict[str, str]) -> LeadBridgeError:
+    body = f'{{"category": "RATE_LIMITS", "errorType": "RATE_LIMIT", "policyName": "{policy}"}}'
+    return _map_hubspot_error(429, body, headers)
+
+
+@pytest.mark.parametrize(
+    ("error", "daily"),
+    [
+        # Salesforce: one code for two limits, told apart by the message alone
+        (lambda: _sf_limit("TotalRequests Limit exceeded."), True),
+        (lambda: _sf_limit("ConcurrentRequests (Concurrent API Requests) Limit exceeded."), False),
+        # HubSpot: the policy that refused the call
+        (lambda: _hs_limit("DAILY", {}), True),
+        (lambda: _hs_limit("TEN_SECONDLY_ROLLING", {"Retry-After": "2"}), False),
+    ],
+)
+def test_a_daily_limit_is_told_from_a_burst_and_not_retried(error, daily):
+    exc = error()
+    assert isinstance(exc, ApiLimitError) and exc.daily is daily
+    tries = []
+
+    def refused():
+        tries.append(1)
+        raise exc
+
+    with pytest.raises(ApiLimitError):
+        call_with_retry(refused, policy=RetryPolicy(attempts=3), sleep=lambda _s: None)
+    assert len(tries) == (1 if daily else 3)
 
 
 @pytest.mark.parametrize(
