@@ -359,6 +359,9 @@ class SyncConfig:
     # the deletion policy to their Tasks: the read costs calls (the archived list is read whole),
     # so it runs at this slower cadence, never every idle cycle; 0 reads them every cycle.
     deletion_check_minutes: int = 60
+    # The same for the contacts, companies and deals archived in HubSpot (HubSpot's search
+    # never returns them): their Salesforce partners follow the deletion policy.
+    record_deletion_check_minutes: int = 60
     activities: tuple[ActivitySync, ...] = tuple(ActivitySync(t) for t in ACTIVITY_TYPES)
     owner_aliases: tuple[tuple[str, str], ...] = ()
     source: str = field(default="sync.toml", compare=False)
@@ -631,7 +634,16 @@ class _Parser:
             schedule=self.schedule(self.get(raw, "schedule", (), dict, {})),
             guards=self.guards(self.get(raw, "guards", (), dict, {})),
             deletion=self.deletion(self.get(raw, "deletion", (), dict, {})),
-            deletion_check_minutes=self.deletion_check(self.get(raw, "deletion", (), dict, {})),
+            deletion_check_minutes=self.deletion_check(
+                self.get(raw, "deletion", (), dict, {}),
+                "activities_check_minutes",
+                SyncConfig.deletion_check_minutes,
+            ),
+            record_deletion_check_minutes=self.deletion_check(
+                self.get(raw, "deletion", (), dict, {}),
+                "records_check_minutes",
+                SyncConfig.record_deletion_check_minutes,
+            ),
             activities=self.activities(self.get(raw, "activities", (), dict, {})),
             owner_aliases=self.owners(self.get(raw, "owners", (), dict, {})),
         )
@@ -707,12 +719,13 @@ class _Parser:
         )
 
     def deletion(self, raw: Mapping[str, Any]) -> DeletionPolicy:
-        self.keys(raw, ("deletion",), {"policy", "activities_check_minutes"})
+        self.keys(
+            raw, ("deletion",), {"policy", "activities_check_minutes", "records_check_minutes"}
+        )
         return self.enum(raw, "policy", ("deletion",), DeletionPolicy, DeletionPolicy.FLAG)
 
-    def deletion_check(self, raw: Mapping[str, Any]) -> int:
-        default = SyncConfig.deletion_check_minutes
-        return self.number(raw, "activities_check_minutes", ("deletion",), int, default, low=0)
+    def deletion_check(self, raw: Mapping[str, Any], key: str, default: int) -> int:
+        return self.number(raw, key, ("deletion",), int, default, low=0)
 
     def activities(self, raw: Mapping[str, Any]) -> tuple[ActivitySync, ...]:
         self.keys(raw, ("activities",), ACTIVITY_TYPES)
@@ -1334,7 +1347,8 @@ _SECTION_DOCS: dict[str, str] = {
     ),
     "deletion": (
         "policy: archive the linked record, or flag it for a person (safer). "
-        "activities_check_minutes: how often deleted HubSpot engagements are looked for."
+        "records_check_minutes / activities_check_minutes: how often the contacts, companies "
+        "and deals / the engagements deleted in HubSpot are looked for."
     ),
     "activities": (
         "Activity types synced as Salesforce Tasks, each with a daily cap of new Tasks and its "
@@ -1368,6 +1382,7 @@ def dump_config(config: SyncConfig) -> str:
         "deletion",
         {
             "policy": config.deletion.value,
+            "records_check_minutes": config.record_deletion_check_minutes,
             "activities_check_minutes": config.deletion_check_minutes,
         },
     )

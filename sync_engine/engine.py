@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from sync_engine import guards, mirror
-from sync_engine.activities import ActivitySync
+from sync_engine.activities import ARCHIVED_CURSOR, ActivitySync, archived_check_due
 from sync_engine.budget import Quota
 from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
@@ -416,6 +416,11 @@ class SyncEngine:
                 for system, obj in self._cursor_keys(objects)
                 if (found := get_cursor(conn, system, obj)) is not None
             }
+            mirrored = {  # before this read: what a deletion found now could concern
+                o.hubspot_object
+                for o in objects
+                if mirror.has_live(conn, System.HUBSPOT, o.hubspot_object)
+            }
         sent_after = self.sf.server_clock.floor()  # Salesforce's time before its read is sent
         rows = itertools.chain(
             self._read_salesforce(objects, cursors), self._read_hubspot(objects, cursors)
@@ -450,10 +455,50 @@ class SyncEngine:
                         last_id=cursor.last_id,
                         settled=cursor.settled,
                     )
+        changed += self._read_hubspot_deletions(run_id, objects, mirrored=mirrored)
         if changed and self.config.guards.duplicate_detection:
             with self.store.write(run_id=run_id) as tx:
                 tx.record_duplicates(guards.scan_duplicates(tx.conn))
         return changed
+
+    def _read_hubspot_deletions(
+        self, run_id: int, objects: Sequence[ObjectSync], *, mirrored: Collection[str]
+    ) -> int:
+        """Records archived in HubSpot, marked deleted in the mirror for the deletion policy.
+        HubSpot's search never returns them, and its archived list is ordered by id, so it is
+        read whole: every `[deletion] records_check_minutes` per object (the time of the last
+        read is its cursor), not every cycle. An object with nothing mirrored before this
+        cycle's read (an initial sync) has no partner to follow a deletion: no call."""
+        now = self.clock()
+        with self.store.read() as conn:
+            last = {
+                o.hubspot_object: get_cursor(
+                    conn, "hubspot", ARCHIVED_CURSOR.format(type=o.hubspot_object)
+                )
+                for o in objects
+            }
+        minutes = self.config.record_deletion_check_minutes
+        marked = 0
+        for name, cursor in last.items():
+            if not archived_check_due(cursor and cursor.modstamp, now, minutes=minutes):
+                continue
+            archived = {
+                str(row["id"]): _parse_time(row.get("archivedAt"))
+                for row in (
+                    self.hs.list_archived(name, properties=[HS_ID_PROPERTY])
+                    if name in mirrored
+                    else ()
+                )
+            }
+            with self.store.write(run_id=run_id) as tx:
+                found = mirror.mark_deleted(tx.conn, System.HUBSPOT, name, archived, now=now)
+                tx.set_cursor(
+                    "hubspot", ARCHIVED_CURSOR.format(type=name), modstamp=now, last_id=None
+                )
+                self.flush_calls(tx)
+                tx.add_run_counts(run_id, records_read=found)
+            marked += found
+        return marked
 
     def _cursor_keys(self, objects: Sequence[ObjectSync]) -> list[tuple[str, str]]:
         keys = [("hubspot", o.hubspot_object) for o in objects]
@@ -942,6 +987,8 @@ class SyncEngine:
             ]
             sobject = chunk[0].object if sf_object == MIXED else sf_object
             try:
+                if op == "delete":  # the deletion policy: ids only
+                    return self.sf.delete([w.record_id or "" for w in chunk])
                 return self._save(sobject, records, op=op, ext=ext)
             except RecordError as exc:
                 return [_failed(i, exc) for i in range(len(chunk))]
@@ -1182,7 +1229,7 @@ class SyncEngine:
         tx.record_field_history(history)
         targets = [(sf_id if system is System.SALESFORCE else hs_id, w) for w, hs_id, sf_id in done]
         self._patches.setdefault(system, []).extend(
-            (rid, w.values) for rid, w in targets if rid not in fresh
+            (rid, w.values) for rid, w in targets if rid not in fresh and w.values
         )
         if fresh:
             by = self.schema().integration_user_id
@@ -1680,7 +1727,13 @@ def _failed(index: int, exc: RecordError) -> SaveOutcome:
 
 
 # Errors a clean decision does not close: they wait for a person (or for the next day).
-STICKY_CODES = ("SYNC_LOOP", "DELETED_IN_SALESFORCE", "DAILY_BUDGET_REACHED", "ACTIVITY_DAILY_CAP")
+STICKY_CODES = (
+    "SYNC_LOOP",
+    "DELETED_IN_SALESFORCE",
+    "DELETED_IN_HUBSPOT",
+    "DAILY_BUDGET_REACHED",
+    "ACTIVITY_DAILY_CAP",
+)
 
 
 def _refusal_keys(decided: Plan) -> set[tuple[str, str]]:

@@ -390,6 +390,47 @@ def mark_processed(
     return len(stamps)
 
 
+def has_live(conn: duckdb.DuckDBPyConnection, system: System, obj: str) -> bool:
+    """Whether any record of obj is mirrored and not deleted (one a deletion could concern)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM records WHERE system = ? AND object = ? AND NOT deleted)",
+        [str(system), obj],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def mark_deleted(
+    conn: duckdb.DuckDBPyConnection,
+    system: System,
+    obj: str,
+    deleted: Mapping[str, datetime | None],
+    *,
+    now: datetime,
+) -> int:
+    """Mirrored rows of obj found deleted by a read of their own (HubSpot's archived list: its
+    search never returns them), with when (modified_at, where known): marked deleted and dirty,
+    so the deletion policy decides their partners. Returns how many were live; the values stay,
+    for the messages that name the record."""
+    if not deleted:
+        return 0
+    frame = pa.table(
+        {
+            "id": pa.array(list(deleted), type=pa.string()),
+            "at": pa.array(list(deleted.values()), type=pa.timestamp("us", tz="UTC")),
+        }
+    )
+    marked = execute_with(
+        conn,
+        "UPDATE records SET deleted = true, dirty = true, read_at = ?, "
+        f"modified_at = coalesce(d.at, records.modified_at) FROM {BATCH} d "
+        "WHERE records.system = ? AND records.object = ? AND records.id = d.id "
+        "AND NOT records.deleted RETURNING records.id",
+        frame,
+        [now, str(system), obj],
+    ).fetchall()
+    return len(marked)
+
+
 def mark_dirty(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> None:
     """Queue records for another decision (a retried error, a fixed value map)."""
     wanted = sorted(set(ids))

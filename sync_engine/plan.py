@@ -154,7 +154,7 @@ class Write:
     """One record to create or update in one system, with the link and base it leads to."""
 
     system: System
-    op: str  # create | update | upsert
+    op: str  # create | update | upsert; archive (HubSpot) | delete (Salesforce)
     object: str
     record_id: str | None
     values: Mapping[str, Any]
@@ -275,47 +275,73 @@ def _follow_conversions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> Non
 
 
 def _follow_deletions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> None:
-    """A linked record deleted in Salesforce: archive its HubSpot partner, or flag it, per the
-    configured policy. Either way it is never resurrected."""
-    obj = snapshot.obj
+    """A linked record deleted on one side (in Salesforce, or archived in HubSpot): delete its
+    partner, or flag it, per the configured policy. Either way it is never resurrected; a
+    partner already deleted (the echo of such a delete) needs nothing more."""
     for sf in snapshot.dirty_sf:
         link = links.by_sf.get(sf.id)
-        if not sf.deleted or link is None:
-            continue
-        noun = _singular(obj.hubspot_object)
-        if snapshot.deletion is DeletionPolicy.ARCHIVE:
-            out.writes.append(
-                Write(
-                    system=System.HUBSPOT,
-                    op="archive",
-                    object=obj.hubspot_object,
-                    record_id=link.hs_id,
-                    values={},
-                    changes=(
-                        Change("salesforce_to_hubspot", "archived", "IsDeleted", None, True,
-                               "deleted"),
-                    ),
-                    hs_id=link.hs_id,
-                    sf_object=sf.object,
-                    sf_id=sf.id,
-                    new_base={},
-                )
-            )  # fmt: skip
-            continue
-        out.refusals.append(
-            Refusal(
-                system=System.HUBSPOT,
-                object=obj.hubspot_object,
-                record_id=link.hs_id,
-                category="associations",
-                code="DELETED_IN_SALESFORCE",
-                message=f"{sf.object} {sf.id} ({sf.key or 'no key'}) was deleted in Salesforce; "
-                f"the HubSpot {noun} {link.hs_id} is kept and no longer synced",
-                fix="archive the HubSpot record or restore the Salesforce one from the recycle "
-                'bin; [deletion] policy = "archive" archives automatically',
-                payload={"hs_id": link.hs_id, "sf_id": sf.id},
+        if sf.deleted and link is not None and not _gone(snapshot.hubspot.get(link.hs_id)):
+            _follow_deletion(snapshot, out, link, from_hubspot=False, key=sf.key)
+    for hs in snapshot.dirty_hs:
+        link = links.by_hs.get(hs.id)
+        if hs.deleted and link is not None and not _gone(snapshot.salesforce.get(link.sf_id)):
+            _follow_deletion(snapshot, out, link, from_hubspot=True, key=hs.key)
+
+
+def _gone(record: Record | None) -> bool:
+    return record is not None and record.deleted
+
+
+def _follow_deletion(
+    snapshot: Snapshot, out: Plan, link: Link, *, from_hubspot: bool, key: str | None
+) -> None:
+    """The policy's answer to one deletion: a write deleting the partner, or a refusal filed
+    under the partner (it is the record a person acts on)."""
+    hs_object = snapshot.obj.hubspot_object
+    hs_name, sf_name = (
+        f"HubSpot {_singular(hs_object)} {link.hs_id}",
+        f"{link.sf_object} {link.sf_id}",
+    )
+    if from_hubspot:  # what the partner is, and how each side calls a deletion
+        target, obj, record_id = System.SALESFORCE, link.sf_object, link.sf_id
+        gone, kept, deleted_in, code = hs_name, sf_name, "HubSpot", "DELETED_IN_HUBSPOT"
+        change = Change("hubspot_to_salesforce", "IsDeleted", "archived", None, True, "deleted")
+        op, undo = "delete", "delete the Salesforce record or restore the HubSpot one"
+    else:
+        target, obj, record_id = System.HUBSPOT, hs_object, link.hs_id
+        gone, kept, deleted_in, code = sf_name, hs_name, "Salesforce", "DELETED_IN_SALESFORCE"
+        change = Change("salesforce_to_hubspot", "archived", "IsDeleted", None, True, "deleted")
+        op, undo = "archive", "archive the HubSpot record or restore the Salesforce one"
+    if snapshot.deletion is DeletionPolicy.ARCHIVE:
+        out.writes.append(
+            Write(
+                system=target,
+                op=op,
+                object=obj,
+                record_id=record_id,
+                values={},
+                changes=(change,),
+                hs_id=link.hs_id,
+                sf_object=link.sf_object,
+                sf_id=link.sf_id,
+                new_base={},
             )
         )
+        return
+    out.refusals.append(
+        Refusal(
+            system=target,
+            object=obj,
+            record_id=record_id,
+            category="associations",
+            code=code,
+            message=f"{gone} ({key or 'no key'}) was deleted in {deleted_in}; "
+            f"the {kept} is kept and no longer synced",
+            fix=f'{undo} from its recycle bin; [deletion] policy = "archive" follows a '
+            "deletion automatically",
+            payload={"hs_id": link.hs_id, "sf_id": link.sf_id},
+        )
+    )
 
 
 def _pairs(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> list[tuple[str | None, str | None]]:
