@@ -35,7 +35,7 @@ import duckdb
 
 from sync_engine import guards, mirror
 from sync_engine.activities import ARCHIVED_CURSOR, ActivitySync, archived_check_due
-from sync_engine.budget import Quota
+from sync_engine.budget import SYSTEM_LABELS, Quota
 from sync_engine.config import ObjectSync, SyncConfig, load_config, validate_against_schema
 from sync_engine.connectors.hubspot import HsOutcome, HubSpotConnector, last_modified_property
 from sync_engine.connectors.salesforce import SalesforceConnector, SaveOutcome, soql_quote
@@ -324,7 +324,7 @@ class SyncEngine:
             raise
         except RetriableError as exc:  # retries ran out, or a daily limit: the next cycle goes on
             report.status, report.message = "failed", str(exc)
-            if isinstance(exc, ApiLimitError) and exc.daily:
+            if isinstance(exc, ApiLimitError) and exc.daily and exc.system in SYSTEM_LABELS:
                 self._retries.append(_daily_limit_row(exc))  # written with the calls, below
             raise
         finally:
@@ -1882,9 +1882,9 @@ _BASE_COLUMNS = ("hs_id", "sf_id", "field", "value")
 def _daily_limit_row(exc: ApiLimitError) -> SyncError:
     """What a cycle stopped by a system's daily limit leaves on Sync Health: the limit is the
     org's, shared with every integration, so the refusal may be nobody's fault in LeadBridge."""
-    name = {"salesforce": "Salesforce", "hubspot": "HubSpot"}.get(exc.system, "The system")
+    name = SYSTEM_LABELS[exc.system]
     return SyncError(
-        system=exc.system or "unknown",
+        system=exc.system,
         object="api",
         category="api_limit",
         code=exc.code or "DAILY_LIMIT",

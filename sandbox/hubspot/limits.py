@@ -66,8 +66,9 @@ class RateLimiter:
         with self._lock:
             for key, value in body.items():
                 number = int(value)
-                if number < 0 or (number == 0 and key != "used_today"):
-                    raise ValueError(f"{key} must be a positive number, got {value!r}")
+                least = 0 if key == "used_today" else 1
+                if number < least:
+                    raise ValueError(f"{key} must be {least} or more, got {value!r}")
                 if key == "used_today":
                     self._roll_day(now)
                     self.used_today = number
