@@ -274,6 +274,11 @@ def _follow_conversions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> Non
         out.relinks.append((old, new))
 
 
+# Salesforce objects whose deletion takes other records with it: a HubSpot deletion is flagged
+# for a person, even under the archive policy (archiving a HubSpot company keeps its contacts).
+CASCADING_DELETES = {"Account": "its Contacts, Opportunities and Cases"}
+
+
 def _follow_deletions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> None:
     """A linked record deleted on one side (in Salesforce, or archived in HubSpot): delete its
     partner, or flag it, per the configured policy. Either way it is never resurrected; a
@@ -312,7 +317,8 @@ def _follow_deletion(
         gone, kept, deleted_in, code = sf_name, hs_name, "Salesforce", "DELETED_IN_SALESFORCE"
         change = Change("salesforce_to_hubspot", "archived", "IsDeleted", None, True, "deleted")
         op, undo = "archive", "archive the HubSpot record or restore the Salesforce one"
-    if snapshot.deletion is DeletionPolicy.ARCHIVE:
+    cascade = CASCADING_DELETES.get(obj) if from_hubspot else None
+    if snapshot.deletion is DeletionPolicy.ARCHIVE and cascade is None:
         out.writes.append(
             Write(
                 system=target,
@@ -336,9 +342,14 @@ def _follow_deletion(
             category="associations",
             code=code,
             message=f"{gone} ({key or 'no key'}) was deleted in {deleted_in}; "
-            f"the {kept} is kept and no longer synced",
-            fix=f'{undo} from its recycle bin; [deletion] policy = "archive" follows a '
-            "deletion automatically",
+            f"the {kept} is kept and no longer synced"
+            + (f" (deleting it would delete {cascade} too)" if cascade else ""),
+            fix=f"{undo} from its recycle bin; "
+            + (
+                "LeadBridge never deletes it on its own, whatever the policy"
+                if cascade
+                else '[deletion] policy = "archive" follows a deletion automatically'
+            ),
             payload={"hs_id": link.hs_id, "sf_id": link.sf_id},
         )
     )

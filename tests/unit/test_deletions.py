@@ -19,18 +19,17 @@ HS = Record(System.HUBSPOT, "contacts", "101", {"email": "ada@acme.io", "firstna
 SF = Record(System.SALESFORCE, "Lead", "00Q000000000001AAA",
             {"Email": "ada@acme.io", "FirstName": "Ada", "LastName": "L", "Company": "Acme"},
             key="ada@acme.io")  # fmt: skip
-LINK = Link(HS.id, "Lead", SF.id, "ada@acme.io")
 
 
-def _plan(hs: Record, sf: Record, *, dirty: Record, policy: DeletionPolicy):
+def _plan(hs: Record, sf: Record, *, dirty: Record, policy: DeletionPolicy, obj=CONTACT):
     return plan(
         Snapshot(
-            obj=CONTACT,
+            obj=obj,
             dirty_hs=(dirty,) if dirty.system is System.HUBSPOT else (),
             dirty_sf=(dirty,) if dirty.system is System.SALESFORCE else (),
             hubspot={hs.id: hs},
             salesforce={sf.id: sf},
-            links=(LINK,),
+            links=(Link(hs.id, sf.object, sf.id, hs.key),),
             base={},
             context=MappingContext.from_config(SHIPPED),
             deletion=policy,
@@ -83,3 +82,19 @@ def test_a_change_to_the_partner_of_a_deleted_record_is_not_written_back():
     sf = replace(SF, values={**SF.values, "Title": "VP"})
     decided = _plan(hs, sf, dirty=sf, policy=DeletionPolicy.FLAG)
     assert decided.writes == []
+
+
+@pytest.mark.parametrize("policy", list(DeletionPolicy))
+def test_an_account_is_never_deleted_for_a_company_archived_in_hubspot(policy):
+    """Deleting an Account deletes its Contacts and Opportunities: always a person's call."""
+    company = SHIPPED.object("company")
+    hs = Record(System.HUBSPOT, "companies", "7", {"domain": "acme.io", "name": "Acme"},
+                key="acme.io", deleted=True)  # fmt: skip
+    sf = Record(System.SALESFORCE, "Account", "001000000000007AAA",
+                {"Website": "acme.io", "Name": "Acme"}, key="acme.io")  # fmt: skip
+    decided = _plan(hs, sf, dirty=hs, policy=policy, obj=company)
+    assert decided.writes == []
+    [refusal] = decided.refusals
+    assert (refusal.record_id, refusal.code) == (sf.id, "DELETED_IN_HUBSPOT")
+    assert "its Contacts, Opportunities and Cases" in refusal.message
+    assert "never deletes it on its own" in refusal.fix
