@@ -275,9 +275,13 @@ def limit_message(
     used: int | None,
     resume_at: datetime,
 ) -> str:
-    """The api_limit error: which system, whose limit, what is used, when writes resume, the fix."""
+    """The api_limit error: which system, whose limit, what is used, when syncing resumes, the
+    fix."""
     label = _label(settings.system)
-    resume = f"writes to {label} are paused until {_when(resume_at)}, when the daily count resets"
+    resume = (  # a paused cycle makes no call at all (engine.run_once), reads included
+        f"syncing is paused (no call to either system) until {_when(resume_at)}, when "
+        f"{label}'s daily count resets"
+    )
     if spent >= cap:
         return (
             f"{label} API budget reached: LeadBridge has used {spent:,} of its {cap:,}-call "

@@ -92,8 +92,8 @@ def test_reaching_the_cap_pauses_with_an_api_limit_message():
     assert budget.resume_at == datetime(2026, 11, 29, tzinfo=UTC)
     assert budget.reason == (
         "Salesforce API budget reached: LeadBridge has used 7,500 of its 7,500-call daily cap "
-        "(50% of the 15,000-call daily limit); writes to Salesforce are paused until "
-        "2026-11-29 00:00 UTC, when the daily count resets. To sync sooner, raise "
+        "(50% of the 15,000-call daily limit); syncing is paused (no call to either system) "
+        "until 2026-11-29 00:00 UTC, when Salesforce's daily count resets. To sync sooner, raise "
         "guards.budget.salesforce_daily_share in sync.toml."
     )
 
