@@ -278,6 +278,7 @@ def test_shipped_sync_toml_round_trips_through_dump() -> None:
             "schedule.note",
             "this value looks like a token",
         ),
+        ("[deletion]\nrecords_check_minutes = -5\n", 2, "deletion.records_check_minutes", "-5"),
     ],
 )
 def test_each_problem_names_line_path_and_fix(
@@ -662,3 +663,9 @@ def test_deals_created_in_hubspot_need_the_property_that_keeps_their_opportunity
     else:
         assert [p.path for p in found] == ["objects.deal.create_in_hubspot"]
         assert wrong in found[0].message and "create_in_hubspot = false" in found[0].message
+
+
+def test_the_hubspot_deletion_checks_have_cadences_of_their_own() -> None:
+    config = parse_config("[deletion]\nrecords_check_minutes = 15\n")
+    assert (config.record_deletion_check_minutes, config.deletion_check_minutes) == (15, 60)
+    assert parse_config(dump_config(config)) == config
