@@ -58,3 +58,11 @@ def test_an_idle_cycle_costs_one_salesforce_call_and_one_search_per_object(figur
     idle = figures["idle"]
     assert idle["sf_calls_per_cycle"] == 1
     assert idle["hs_calls_per_cycle"] <= 3
+
+
+def test_the_hourly_deletion_checks_count_in_the_idle_day(figures: dict) -> None:
+    """No idle cycle of the bench meets a check (one an hour per object): it is added."""
+    idle = figures["idle"]
+    assert idle["hs_deletion_check_calls_per_day"] == 24 * 3  # sync.toml: hourly, 3 objects
+    per_day = 86_400 // int(idle["max_interval_s"]) * idle["hs_calls_per_cycle"]
+    assert idle["hs_calls_per_day"] == per_day + 24 * 3

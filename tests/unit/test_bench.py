@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sync_engine.bench import Work, cpu_by_pass, fit_exponent, minimum_calls, percentile
+from sync_engine.bench import (
+    Work,
+    cpu_by_pass,
+    deletion_check_calls_per_day,
+    fit_exponent,
+    minimum_calls,
+    percentile,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -77,3 +84,11 @@ def test_cpu_by_pass_splits_the_cycle_at_each_read(
     start: float, passes: list[float], end: float, expected: list[float]
 ) -> None:
     assert cpu_by_pass(start, passes, end) == expected
+
+
+@pytest.mark.parametrize(
+    ("minutes", "objects", "calls"),
+    [(60, 3, 72), (7, 3, 3 * 206), (60, 1, 24), (0, 3, 0)],  # 0: every idle cycle counts them
+)
+def test_deletion_checks_per_day(minutes: int, objects: int, calls: int) -> None:
+    assert deletion_check_calls_per_day(minutes=minutes, objects=objects) == calls
