@@ -279,6 +279,32 @@ def _follow_conversions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> Non
 CASCADING_DELETES = {"Account": "its Contacts, Opportunities and Cases"}
 
 
+@dataclass(frozen=True)
+class _Deletion:
+    """How a deletion in one system reaches the linked record in the other: the write the
+    archive policy makes there, or the error the flag policy files under it."""
+
+    system: str  # where the record was deleted
+    op: str  # the partner's deletion: HubSpot archives, Salesforce deletes
+    change: Change
+    code: str
+    undo: str
+
+
+_DELETIONS = {
+    System.SALESFORCE: _Deletion(
+        "Salesforce", "archive",
+        Change("salesforce_to_hubspot", "archived", "IsDeleted", None, True, "deleted"),
+        "DELETED_IN_SALESFORCE", "archive the HubSpot record or restore the Salesforce one",
+    ),
+    System.HUBSPOT: _Deletion(
+        "HubSpot", "delete",
+        Change("hubspot_to_salesforce", "IsDeleted", "archived", None, True, "deleted"),
+        "DELETED_IN_HUBSPOT", "delete the Salesforce record or restore the HubSpot one",
+    ),
+}  # fmt: skip
+
+
 def _follow_deletions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> None:
     """A linked record deleted on one side (in Salesforce, or archived in HubSpot): delete its
     partner, or flag it, per the configured policy. Either way it is never resurrected; a
@@ -286,47 +312,49 @@ def _follow_deletions(snapshot: Snapshot, links: _LinkIndex, out: Plan) -> None:
     for sf in snapshot.dirty_sf:
         link = links.by_sf.get(sf.id)
         if sf.deleted and link is not None and not _gone(snapshot.hubspot.get(link.hs_id)):
-            _follow_deletion(snapshot, out, link, from_hubspot=False, key=sf.key)
+            _follow_deletion(snapshot, out, link, deleted=sf)
     for hs in snapshot.dirty_hs:
         link = links.by_hs.get(hs.id)
         if hs.deleted and link is not None and not _gone(snapshot.salesforce.get(link.sf_id)):
-            _follow_deletion(snapshot, out, link, from_hubspot=True, key=hs.key)
+            _follow_deletion(snapshot, out, link, deleted=hs)
 
 
 def _gone(record: Record | None) -> bool:
     return record is not None and record.deleted
 
 
-def _follow_deletion(
-    snapshot: Snapshot, out: Plan, link: Link, *, from_hubspot: bool, key: str | None
-) -> None:
+class _Linked(NamedTuple):
+    """One side of a link, as a deletion's write or message names it."""
+
+    system: System
+    object: str
+    id: str
+    noun: str  # "HubSpot contact", "Lead"
+
+
+def _follow_deletion(snapshot: Snapshot, out: Plan, link: Link, *, deleted: Record) -> None:
     """The policy's answer to one deletion: a write deleting the partner, or a refusal filed
     under the partner (it is the record a person acts on)."""
+    how = _DELETIONS[deleted.system]
     hs_object = snapshot.obj.hubspot_object
-    hs_name, sf_name = (
-        f"HubSpot {_singular(hs_object)} {link.hs_id}",
-        f"{link.sf_object} {link.sf_id}",
-    )
-    if from_hubspot:  # what the partner is, and how each side calls a deletion
-        target, obj, record_id = System.SALESFORCE, link.sf_object, link.sf_id
-        gone, kept, deleted_in, code = hs_name, sf_name, "HubSpot", "DELETED_IN_HUBSPOT"
-        change = Change("hubspot_to_salesforce", "IsDeleted", "archived", None, True, "deleted")
-        op, undo = "delete", "delete the Salesforce record or restore the HubSpot one"
-    else:
-        target, obj, record_id = System.HUBSPOT, hs_object, link.hs_id
-        gone, kept, deleted_in, code = sf_name, hs_name, "Salesforce", "DELETED_IN_SALESFORCE"
-        change = Change("salesforce_to_hubspot", "archived", "IsDeleted", None, True, "deleted")
-        op, undo = "archive", "archive the HubSpot record or restore the Salesforce one"
-    cascade = CASCADING_DELETES.get(obj) if from_hubspot else None
+    sides = {
+        System.HUBSPOT: _Linked(
+            System.HUBSPOT, hs_object, link.hs_id, f"HubSpot {_singular(hs_object)}"
+        ),
+        System.SALESFORCE: _Linked(System.SALESFORCE, link.sf_object, link.sf_id, link.sf_object),
+    }
+    gone = sides.pop(deleted.system)
+    [partner] = sides.values()
+    cascade = CASCADING_DELETES.get(partner.object) if partner.system is System.SALESFORCE else None
     if snapshot.deletion is DeletionPolicy.ARCHIVE and cascade is None:
         out.writes.append(
             Write(
-                system=target,
-                op=op,
-                object=obj,
-                record_id=record_id,
+                system=partner.system,
+                op=how.op,
+                object=partner.object,
+                record_id=partner.id,
                 values={},
-                changes=(change,),
+                changes=(how.change,),
                 hs_id=link.hs_id,
                 sf_object=link.sf_object,
                 sf_id=link.sf_id,
@@ -336,15 +364,15 @@ def _follow_deletion(
         return
     out.refusals.append(
         Refusal(
-            system=target,
-            object=obj,
-            record_id=record_id,
+            system=partner.system,
+            object=partner.object,
+            record_id=partner.id,
             category="associations",
-            code=code,
-            message=f"{gone} ({key or 'no key'}) was deleted in {deleted_in}; "
-            f"the {kept} is kept and no longer synced"
+            code=how.code,
+            message=f"{gone.noun} {gone.id} ({deleted.key or 'no key'}) was deleted in "
+            f"{how.system}; the {partner.noun} {partner.id} is kept and no longer synced"
             + (f" (deleting it would delete {cascade} too)" if cascade else ""),
-            fix=f"{undo} from its recycle bin; "
+            fix=f"{how.undo} from its recycle bin; "
             + (
                 "LeadBridge never deletes it on its own, whatever the policy"
                 if cascade
