@@ -149,6 +149,15 @@ class _Allowance:
         return max(0, int(self.budget.calls_allowed) - (total_now - self.start))
 
 
+@dataclass(frozen=True)
+class _DeletionChecks:
+    """The HubSpot objects whose archived list a read takes (name -> anything mirrored), as of
+    at."""
+
+    at: datetime
+    due: Mapping[str, bool]
+
+
 @dataclass
 class RunReport:
     """What one run did, for the CLI, the dashboard and tests."""
@@ -416,11 +425,7 @@ class SyncEngine:
                 for system, obj in self._cursor_keys(objects)
                 if (found := get_cursor(conn, system, obj)) is not None
             }
-            mirrored = {  # before this read: what a deletion found now could concern
-                o.hubspot_object
-                for o in objects
-                if mirror.has_live(conn, System.HUBSPOT, o.hubspot_object)
-            }
+            checks = self._deletion_checks_due(conn, objects)
         sent_after = self.sf.server_clock.floor()  # Salesforce's time before its read is sent
         rows = itertools.chain(
             self._read_salesforce(objects, cursors), self._read_hubspot(objects, cursors)
@@ -455,39 +460,38 @@ class SyncEngine:
                         last_id=cursor.last_id,
                         settled=cursor.settled,
                     )
-        changed += self._read_hubspot_deletions(run_id, objects, mirrored=mirrored)
+        changed += self._read_hubspot_deletions(run_id, checks)
         if changed and self.config.guards.duplicate_detection:
             with self.store.write(run_id=run_id) as tx:
                 tx.record_duplicates(guards.scan_duplicates(tx.conn))
         return changed
 
-    def _read_hubspot_deletions(
-        self, run_id: int, objects: Sequence[ObjectSync], *, mirrored: Collection[str]
-    ) -> int:
-        """Records archived in HubSpot, marked deleted in the mirror for the deletion policy.
+    def _deletion_checks_due(
+        self, conn: duckdb.DuckDBPyConnection, objects: Sequence[ObjectSync]
+    ) -> _DeletionChecks:
+        """The HubSpot objects whose archived list is due (every `[deletion]
+        records_check_minutes`; the time of the last read is its cursor), each with whether
+        anything of it was mirrored before this read: one with nothing (an initial sync) has
+        no partner to follow a deletion, so its check makes no call. Asked before the read, and
+        only of a due object: a cycle between checks pays one cursor lookup per object."""
+        now, minutes = self.clock(), self.config.record_deletion_check_minutes
+        due: dict[str, bool] = {}
+        for name in (o.hubspot_object for o in objects):
+            cursor = get_cursor(conn, "hubspot", ARCHIVED_CURSOR.format(type=name))
+            if archived_check_due(cursor and cursor.modstamp, now, minutes=minutes):
+                due[name] = mirror.has_live(conn, System.HUBSPOT, name)
+        return _DeletionChecks(now, due)
+
+    def _read_hubspot_deletions(self, run_id: int, checks: _DeletionChecks) -> int:
+        """Records archived in HubSpot, marked deleted in the mirror for the deletion policy:
         HubSpot's search never returns them, and its archived list is ordered by id, so it is
-        read whole: every `[deletion] records_check_minutes` per object (the time of the last
-        read is its cursor), not every cycle. An object with nothing mirrored before this
-        cycle's read (an initial sync) has no partner to follow a deletion: no call."""
-        now = self.clock()
-        with self.store.read() as conn:
-            last = {
-                o.hubspot_object: get_cursor(
-                    conn, "hubspot", ARCHIVED_CURSOR.format(type=o.hubspot_object)
-                )
-                for o in objects
-            }
-        minutes = self.config.record_deletion_check_minutes
-        marked = 0
-        for name, cursor in last.items():
-            if not archived_check_due(cursor and cursor.modstamp, now, minutes=minutes):
-                continue
+        read whole, for the objects due (`_deletion_checks_due`)."""
+        now, marked = checks.at, 0
+        for name, mirrored in checks.due.items():
             archived = {
                 str(row["id"]): _parse_time(row.get("archivedAt"))
                 for row in (
-                    self.hs.list_archived(name, properties=[HS_ID_PROPERTY])
-                    if name in mirrored
-                    else ()
+                    self.hs.list_archived(name, properties=[HS_ID_PROPERTY]) if mirrored else ()
                 )
             }
             with self.store.write(run_id=run_id) as tx:
