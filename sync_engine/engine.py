@@ -261,8 +261,13 @@ class SyncEngine:
         if problems:
             raise ConfigurationError("; ".join(str(p) for p in problems))
         users = self.sf.query_all("SELECT Id, Name, Email, IsActive FROM User")
-        owners = OwnerDirectory.build(self.hs.owners(), users, aliases=self.config.owner_aliases)
         info = self.sf.user_info()
+        owners = OwnerDirectory.build(
+            self.hs.owners(),
+            users,
+            aliases=self.config.owner_aliases,
+            integration_user=info.get("user_id"),
+        )
         warnings = guards.integration_user_warnings(info, sf_fields=sf_fields, config=self.config)
         return SchemaInfo(sf_fields, hs_props, owners, info.get("user_id"), tuple(warnings))
 

@@ -100,6 +100,9 @@ class OwnerDirectory:
 
     aliases: HubSpot owner email -> Salesforce user email, for people whose emails differ.
     names: email -> display name on each side, so a refusal names both people involved.
+    nobody: Salesforce users who own records without being a person: the integration user,
+    whom Salesforce makes the owner of what the sync creates without one. Such a record has no
+    owner to give HubSpot (not one to refuse: no HubSpot owner will ever be that user).
     """
 
     hubspot_emails: Mapping[str, str] = field(default_factory=dict)
@@ -108,6 +111,7 @@ class OwnerDirectory:
     aliases: Mapping[str, str] = field(default_factory=dict)
     hubspot_names: Mapping[str, str] = field(default_factory=dict)
     salesforce_names: Mapping[str, str] = field(default_factory=dict)
+    nobody: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -116,9 +120,11 @@ class OwnerDirectory:
         salesforce_users: Iterable[Mapping[str, Any]],
         *,
         aliases: Iterable[tuple[str, str]] = (),
+        integration_user: str | None = None,
     ) -> OwnerDirectory:
         """From the owners API (`id`, `email`, `archived`, names) and User rows (`Id`, `Email`,
-        `IsActive`, `Name`); archived owners are left out."""
+        `IsActive`, `Name`); archived owners are left out. integration_user: the user the sync
+        runs as (see `nobody`)."""
         owners = list(hubspot_owners)
         hs = {
             str(o["id"]): email
@@ -138,7 +144,9 @@ class OwnerDirectory:
             if (email := normalize_email(u.get("Email")))
         }
         inactive = frozenset(str(u["Id"]) for u in users if u.get("IsActive") is False)
-        return cls(hs, sf, inactive, {a.lower(): b.lower() for a, b in aliases}, hs_names, sf_names)
+        nobody = frozenset({integration_user[:15]} if integration_user else ())
+        aliased = {a.lower(): b.lower() for a, b in aliases}
+        return cls(hs, sf, inactive, aliased, hs_names, sf_names, nobody)
 
     def _hs_person(self, email: str) -> str:
         return f"HubSpot owner {self.hubspot_names.get(email, email)} ({email})"
@@ -160,7 +168,10 @@ class OwnerDirectory:
             )
         return self.aliases.get(email, email)
 
-    def email_for_user(self, user_id: str) -> str:
+    def email_for_user(self, user_id: str) -> str | None:
+        """The user's email; None for a user who is not a person (`nobody`)."""
+        if user_id[:15] in self.nobody:
+            return None
         email = self.salesforce_emails.get(user_id) or next(
             (e for uid, e in self.salesforce_emails.items() if uid[:15] == user_id[:15]), None
         )

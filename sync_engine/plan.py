@@ -580,7 +580,7 @@ def _plan_pair(
 ) -> None:
     obj = snapshot.obj
     base = snapshot.base.get(hs.id, {})
-    echo = _echoed(snapshot, sf)
+    echo = _echoed(snapshot, sf, base)
     sf_values: Mapping[str, Any] = sf.values
     if echo:
         sf_values = {
@@ -645,16 +645,38 @@ def _plan_pair(
         out.base_updates[(hs.id, sf.id)] = new_base
 
 
-def _echoed(snapshot: Snapshot, sf: Record) -> frozenset[str]:
+def _echoed(snapshot: Snapshot, sf: Record, base: Mapping[str, str | None]) -> frozenset[str]:
     """The fields whose Salesforce value is the echo of the sync's own write (read as the last
     synced value): when the integration user modified the record last, the fields its latest
-    update wrote, or every field of a record it created. Not the others: a rep's edit saved
-    just before the sync wrote another field also names the integration user as last modifier,
-    yet it is the rep's, and must reach HubSpot."""
+    update wrote, or those a create by the sync sent (a value in the base it left, or one the
+    create fills itself). Not the others: a rep's edit saved just before the sync wrote another
+    field also names the integration user as last modifier, yet it is the rep's, and must reach
+    HubSpot; and a field the create left blank that Salesforce filled in (a default Lead
+    Status, the owner its assignment rules picked) holds Salesforce's value, which HubSpot must
+    get too."""
     if snapshot.integration_user_id is None or sf.modified_by != snapshot.integration_user_id:
         return frozenset()
     written = snapshot.sf_last_written.get(sf.id)
-    return written if written is not None else frozenset(m.key for m in snapshot.obj.fields)
+    if written is not None:
+        return written
+    filled = _filled_on_create(snapshot.obj, sf.object)
+    fields = snapshot.obj.fields
+    return frozenset(m.key for m in fields if base.get(m.key) or m.salesforce in filled)
+
+
+def _filled_on_create(obj: ObjectSync, sf_object: str) -> frozenset[str]:
+    """The Salesforce fields a create fills whatever the HubSpot record holds (see
+    `_plan_create_in_salesforce` and `_creation_target`): the configured defaults, a Lead's
+    placeholder Company, a Contact's Account."""
+    defaults = frozenset(name for name, _ in obj.salesforce_defaults)
+    return defaults | FILLED_ON_CREATE.get(sf_object, frozenset())
+
+
+# What `_creation_target` adds to a new record of each object, whatever the source holds.
+FILLED_ON_CREATE: Mapping[str, frozenset[str]] = {
+    "Lead": frozenset({"Company"}),  # the placeholder when the contact has none
+    "Contact": frozenset({"AccountId"}),
+}
 
 
 COMPANY_BASE = "@company"  # synced_values key of the company association last synced

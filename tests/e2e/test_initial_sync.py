@@ -57,6 +57,40 @@ def test_qualifying_contacts_reach_salesforce_and_no_one_else_is_created(synced)
         assert links[row["HubSpot_Contact_Id__c"]] == ("Lead", row["Id"])
 
 
+def test_what_salesforce_fills_in_on_a_lead_the_sync_created_reaches_hubspot(synced):
+    """A contact that became a Lead without a lead status gets the status Salesforce gave the
+    Lead (its default); one Salesforce left on the integration user keeps no HubSpot owner,
+    and no error about its owner asks anyone to make the integration user a HubSpot owner."""
+    engine, pair = synced.engine, synced.pair
+    integration = engine.schema().integration_user_id
+    statuses = engine.config.value_maps_by_name["lead_status"]
+    leads = pair.soql(
+        "SELECT Id, Status, OwnerId, HubSpot_Contact_Id__c FROM Lead "
+        "WHERE HubSpot_Contact_Id__c != null"
+    )
+    contacts = {
+        c["id"]: c["properties"] for c in pair.hs_contacts("hs_lead_status", "hubspot_owner_id")
+    }
+    assert leads
+    for lead in leads:
+        contact = contacts[lead["HubSpot_Contact_Id__c"]]
+        assert contact.get("hs_lead_status"), (lead, contact)
+        assert statuses.salesforce_for(contact["hs_lead_status"]) == lead["Status"]
+    unowned = [lead for lead in leads if lead["OwnerId"] == integration]
+    assert unowned  # the seed has new contacts without an owner
+    assert all(
+        not contacts[lead["HubSpot_Contact_Id__c"]].get("hubspot_owner_id") for lead in unowned
+    )
+    with engine.store.read() as conn:
+        (named,) = conn.execute(
+            "SELECT count(*) FROM sync_errors WHERE field IN ('OwnerId', 'hubspot_owner_id') "
+            "AND (record_id IN (SELECT unnest($1::VARCHAR[])) "
+            "OR payload->>'sf_id' IN (SELECT unnest($1::VARCHAR[])))",
+            [[lead["Id"] for lead in unowned]],
+        ).fetchone()
+    assert named == 0
+
+
 def test_a_field_refused_on_a_record_written_anyway_stays_an_open_error(synced):
     """A record is created or updated without the values the plan refused (an owner with no
     counterpart, a picklist value with no map entry): the refusal is what tells the admin the

@@ -42,7 +42,7 @@ def reference_plan_pair(
     """A linked pair planned as before the merge tables: merge_record over FieldValues."""
     obj = snapshot.obj
     base = snapshot.base.get(hs.id, {})
-    echo = planning._echoed(snapshot, sf)
+    echo = planning._echoed(snapshot, sf, base)
     hs_values = {
         m.hubspot: FieldValue(hs.values.get(m.hubspot), hs.modified_at) for m in obj.fields
     }

@@ -1,0 +1,111 @@
+"""The echo of a record the sync created in Salesforce: what the create sent reads as the sync's
+own write, and what Salesforce filled in itself (a default Lead Status, the owner its assignment
+rules picked) reaches HubSpot like any Salesforce value. The integration user, whom Salesforce
+makes the owner when nothing assigns one, is no owner for HubSpot and no error either."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from seeded import SHIPPED
+
+from sync_engine.mapping import MappingContext, OwnerDirectory
+from sync_engine.models import System
+from sync_engine.plan import Link, Plan, Record, Snapshot, plan
+
+pytestmark = pytest.mark.unit
+
+CONTACT = SHIPPED.object("contact")
+INTEGRATION = "005000000000INTAAA"
+REP = "005000000000REPAAA"
+OWNERS = OwnerDirectory.build(
+    [{"id": "77", "email": "rep@acme.io", "firstName": "Rita", "lastName": "Rep"}],
+    [
+        {"Id": INTEGRATION, "Email": "sync@acme.io", "Name": "Integration", "IsActive": True},
+        {"Id": REP, "Email": "rep@acme.io", "Name": "Rita Rep", "IsActive": True},
+    ],
+    integration_user=INTEGRATION,
+)
+CONTEXT = replace(MappingContext.from_config(SHIPPED), owners=OWNERS)
+# A new contact with neither lead status, owner nor company: a Lead with the placeholder Company.
+HS = Record(System.HUBSPOT, "contacts", "101",
+            {"email": "ada@acme.io", "firstname": "Ada", "lastname": "Lovelace"},
+            key="ada@acme.io")  # fmt: skip
+
+
+def _snapshot(**kw) -> Snapshot:
+    given = {"dirty_hs": (), "dirty_sf": (), "salesforce": {}, "links": (), "base": {}, **kw}
+    return Snapshot(
+        obj=CONTACT, hubspot={HS.id: HS}, context=CONTEXT, integration_user_id=INTEGRATION,
+        **given,
+    )  # fmt: skip
+
+
+def _created_and_read_back(**filled: str) -> tuple[Record, Plan]:
+    """Plan the create, then plan its echo: the Lead as Salesforce holds it, holding what the
+    create sent plus `filled`, last modified by the integration user."""
+    [create] = plan(_snapshot(dirty_hs=(HS,))).writes
+    assert (create.system, create.object) == (System.SALESFORCE, "Lead")
+    sf = Record(
+        System.SALESFORCE, "Lead", "00Q000000000001AAA",
+        {**create.values, "OwnerId": INTEGRATION, **filled},
+        key="ada@acme.io", modified_by=INTEGRATION,
+    )  # fmt: skip
+    echo = _snapshot(
+        dirty_sf=(sf,),
+        salesforce={sf.id: sf},
+        links=(Link(HS.id, "Lead", sf.id, HS.key),),
+        base={HS.id: create.new_base},
+    )
+    return create, plan(echo)
+
+
+def _hubspot_writes(decided: Plan) -> dict[str, object]:
+    assert [w.system for w in decided.writes] == [System.HUBSPOT] * len(decided.writes)
+    return {k: v for w in decided.writes for k, v in w.values.items()}
+
+
+def test_what_the_create_sent_is_the_syncs_own_echo() -> None:
+    """Including the placeholder Company the sync filled in: it never reaches HubSpot."""
+    create, decided = _created_and_read_back()
+    assert create.values["Company"] == CONTACT.placeholder_company
+    assert decided.writes == [] and decided.refusals == []
+
+
+def test_a_default_lead_status_salesforce_set_reaches_hubspot() -> None:
+    _create, decided = _created_and_read_back(Status="Open - Not Contacted")
+    assert _hubspot_writes(decided) == {"hs_lead_status": "OPEN"}
+    assert decided.refusals == []
+
+
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [(INTEGRATION, {}), (REP, {"hubspot_owner_id": "77"}), (REP[:15], {"hubspot_owner_id": "77"})],
+    ids=["integration user", "assigned rep", "assigned rep (15-char id)"],
+)
+def test_the_owner_salesforce_assigned_reaches_hubspot_unless_it_is_the_integration_user(
+    owner: str, expected: dict[str, str]
+) -> None:
+    _create, decided = _created_and_read_back(OwnerId=owner)
+    assert _hubspot_writes(decided) == expected
+    assert decided.refusals == []
+
+
+def test_a_rep_edit_of_a_field_the_create_sent_is_not_an_echo() -> None:
+    """The rep saved after the sync: every field is the rep's again, the changed one flows."""
+    [create] = plan(_snapshot(dirty_hs=(HS,))).writes
+    sf = Record(
+        System.SALESFORCE, "Lead", "00Q000000000001AAA",
+        {**create.values, "OwnerId": REP, "FirstName": "Augusta"},
+        key="ada@acme.io", modified_by=REP,
+    )  # fmt: skip
+    decided = plan(
+        _snapshot(
+            dirty_sf=(sf,),
+            salesforce={sf.id: sf},
+            links=(Link(HS.id, "Lead", sf.id, HS.key),),
+            base={HS.id: create.new_base},
+        )
+    )
+    assert _hubspot_writes(decided)["firstname"] == "Augusta"
