@@ -872,7 +872,8 @@ def _plan_create_in_salesforce(snapshot: Snapshot, hs: Record, out: Plan, tables
 
 
 def _creation_target(snapshot: Snapshot, hs: Record) -> tuple[str, dict[str, Any], Refusal | None]:
-    """Which Salesforce object a new HubSpot record becomes, and the fields that choice adds."""
+    """Which Salesforce object a new HubSpot record becomes, and the fields that choice adds
+    (`FILLED_ON_CREATE` names them, so that their echo reads as the sync's own)."""
     obj = snapshot.obj
     if obj.name != "contact":
         return obj.targets[0], {}, None

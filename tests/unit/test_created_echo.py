@@ -8,11 +8,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from seeded import SHIPPED
+from seeded import SHIPPED, seeded, snapshot
 
 from sync_engine.mapping import MappingContext, OwnerDirectory
 from sync_engine.models import System
-from sync_engine.plan import Link, Plan, Record, Snapshot, plan
+from sync_engine.plan import (
+    EXTERNAL_ID_FIELDS,
+    Link,
+    Plan,
+    Record,
+    Snapshot,
+    _filled_on_create,
+    plan,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -109,3 +117,28 @@ def test_a_rep_edit_of_a_field_the_create_sent_is_not_an_echo() -> None:
         )
     )
     assert _hubspot_writes(decided)["firstname"] == "Augusta"
+
+
+@pytest.mark.parametrize("object_name", ["contact", "company"])  # the seed's deals all match
+def test_every_field_a_create_fills_itself_is_known_as_filled_on_create(object_name: str) -> None:
+    """What a create sends beyond the source's mapped values (and the owner, which comes from
+    the HubSpot owner) is read as the sync's own echo: FILLED_ON_CREATE must name it all."""
+    data = seeded()
+    obj = data.config.object(object_name)
+    assert obj is not None
+    decided = plan(snapshot(data, obj))
+    hubspot = {r.id: r for r in data.hubspot[obj.hubspot_object]}
+    checked = 0
+    for w in decided.writes:
+        if w.system is not System.SALESFORCE or w.op not in ("create", "upsert"):
+            continue
+        source = hubspot[w.hs_id]
+        from_source = {
+            m.salesforce
+            for m in obj.mappings_for(w.object)
+            if source.values.get(m.hubspot) not in (None, "")
+        }
+        own = set(w.values) - from_source - {EXTERNAL_ID_FIELDS.get(w.object), "OwnerId"}
+        assert own <= _filled_on_create(obj, w.object), (w.object, own)
+        checked += 1
+    assert checked
