@@ -649,19 +649,22 @@ def _echoed(snapshot: Snapshot, sf: Record, base: Mapping[str, str | None]) -> f
     """The fields whose Salesforce value is the echo of the sync's own write (read as the last
     synced value): when the integration user modified the record last, the fields its latest
     update wrote, or those a create by the sync sent (a value in the base it left, or one the
-    create fills itself). Not the others: a rep's edit saved just before the sync wrote another
-    field also names the integration user as last modifier, yet it is the rep's, and must reach
-    HubSpot; and a field the create left blank that Salesforce filled in (a default Lead
-    Status, the owner its assignment rules picked) holds Salesforce's value, which HubSpot must
-    get too."""
+    create fills itself) but the owner. Not the others: a rep's edit saved just before the sync
+    wrote another field also names the integration user as last modifier, yet it is the rep's,
+    and must reach HubSpot; a field the create left blank that Salesforce filled in (a default
+    Lead Status) holds Salesforce's value, which HubSpot must get too; and so does the owner,
+    which the org's assignment rules may have chosen over the one the create sent."""
     if snapshot.integration_user_id is None or sf.modified_by != snapshot.integration_user_id:
         return frozenset()
     written = snapshot.sf_last_written.get(sf.id)
     if written is not None:
         return written
     filled = _filled_on_create(snapshot.obj, sf.object)
-    fields = snapshot.obj.fields
-    return frozenset(m.key for m in fields if base.get(m.key) or m.salesforce in filled)
+    return frozenset(
+        m.key
+        for m in snapshot.obj.fields
+        if (base.get(m.key) or m.salesforce in filled) and m.salesforce not in ROUTED_ON_CREATE
+    )
 
 
 def _filled_on_create(obj: ObjectSync, sf_object: str) -> frozenset[str]:
@@ -671,6 +674,10 @@ def _filled_on_create(obj: ObjectSync, sf_object: str) -> frozenset[str]:
     defaults = frozenset(name for name, _ in obj.salesforce_defaults)
     return defaults | FILLED_ON_CREATE.get(sf_object, frozenset())
 
+
+# Fields Salesforce may set over what a create sent: the REST API runs the org's active
+# assignment rules on every Lead created (and Account territory rules), choosing the owner.
+ROUTED_ON_CREATE = frozenset({"OwnerId"})
 
 # What `_creation_target` adds to a new record of each object, whatever the source holds.
 FILLED_ON_CREATE: Mapping[str, frozenset[str]] = {

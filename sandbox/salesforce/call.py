@@ -72,6 +72,7 @@ class Call:
             now=self.now,
             api_version=self.version,
             allow_duplicate_save=allow_save,
+            auto_assign=self.headers.get("Sforce-Auto-Assign", "TRUE").strip().upper() != "FALSE",
         )
 
     def sub(self, *, method: str, path: str, args: Mapping[str, str], body: Any) -> Call:

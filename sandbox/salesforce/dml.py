@@ -67,6 +67,7 @@ class Dml:
     api_version: str
     allow_duplicate_save: bool = False
     bypass_duplicates: bool = False
+    auto_assign: bool = True  # the Sforce-Auto-Assign header (see AssignmentRule)
 
     @property
     def _stamp(self) -> str:
@@ -96,6 +97,7 @@ class Dml:
         if problems:
             raise RecordError(problems)
         self._derive(sobject, record, fields, creating=True)
+        self._assign(sobject, record)
         self._check_unique(sobject, record, fields, record_id=None)
         self._check_duplicates(sobject, record, fields, previous=None)
         record["Id"] = self._new_id(sobject)
@@ -118,6 +120,7 @@ class Dml:
         if problems:
             raise RecordError(problems)
         self._derive(sobject, record, fields, creating=False)
+        self._assign(sobject, record)
         self._check_unique(sobject, record, fields, record_id=record["Id"])
         self._check_duplicates(sobject, record, fields, previous=current)
         self._stamp_update(record)
@@ -202,6 +205,12 @@ class Dml:
         )
         if blocked:
             raise RecordError([errors.field_not_writable(blocked)])
+
+    def _assign(self, sobject: str, record: Record) -> None:
+        """The active assignment rule routes the Lead, over any OwnerId the request sent."""
+        owner = self.org.assignment_rule.owner_for(sobject, auto_assign=self.auto_assign)
+        if owner is not None:
+            record["OwnerId"] = owner
 
     def _defaults(self, sobject: str) -> Record:
         """Every field present (reads return nulls), with booleans false and picklist defaults."""

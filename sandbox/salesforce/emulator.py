@@ -250,6 +250,20 @@ class SalesforceEmulator:
                 rule.on_update = bool(body["on_update"])
             return 200, rule.public()
 
+    def assignment_rule(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """Switch the lead assignment rule: `active`, and the `owner` it routes every Lead to
+        (a user id, username or email)."""
+        org = self.org
+        rule = org.assignment_rule
+        with org.lock:
+            if "owner" in body:
+                rule.owner_id = str(self._user(org, body["owner"])["Id"])
+            if "active" in body:
+                rule.active = bool(body["active"])
+            if rule.active and rule.owner_id is None:
+                raise AdminError("an active assignment rule needs an owner")
+            return 200, rule.public()
+
     def share(self, body: dict[str, Any]) -> tuple[int, Any]:
         """Flag a record private (hidden from users without View All) or shared again."""
         org = self.org
@@ -372,6 +386,8 @@ _ADMIN_EXTRA: dict[tuple[str, str], Any] = {
     ("POST", "act"): SalesforceEmulator.act,
     ("GET", "duplicate-rule"): lambda emulator, body: (200, emulator.org.duplicate_rule.public()),
     ("POST", "duplicate-rule"): SalesforceEmulator.duplicate_rule,
+    ("GET", "assignment-rule"): lambda emulator, body: (200, emulator.org.assignment_rule.public()),
+    ("POST", "assignment-rule"): SalesforceEmulator.assignment_rule,
     ("POST", "share"): SalesforceEmulator.share,
     ("POST", "field-permissions"): SalesforceEmulator.field_permission,
     ("POST", "user-active"): SalesforceEmulator.user_active,

@@ -61,6 +61,26 @@ class DuplicateRule:
 
 
 @dataclass
+class AssignmentRule:
+    """The org's active lead assignment rule (switchable from /__sandbox/), one entry: every
+    Lead goes to owner_id. The REST API runs it on each Lead created or updated unless the
+    request says `Sforce-Auto-Assign: FALSE` (the header's default is TRUE), so a write that
+    leaves the header out routes the Lead again whatever OwnerId it sent."""
+
+    active: bool = False
+    owner_id: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"active": self.active, "owner_id": self.owner_id}
+
+    def owner_for(self, sobject: str, *, auto_assign: bool) -> str | None:
+        """The owner a Lead written now gets (None: the rule does not run)."""
+        if sobject != "Lead" or not (self.active and auto_assign):
+            return None
+        return self.owner_id
+
+
+@dataclass
 class ApiUsage:
     """Calls counted against DailyApiRequests; the day rolls over at UTC midnight."""
 
@@ -195,6 +215,7 @@ class Org:
         self.cursors: OrderedDict[str, Cursor] = OrderedDict()
         self.cursor_serial = 0
         self.duplicate_rule = DuplicateRule()
+        self.assignment_rule = AssignmentRule()
         self.lock = threading.RLock()
         for spec in PROFILES:
             self.add_profile(spec)

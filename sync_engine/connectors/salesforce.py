@@ -193,6 +193,17 @@ def connect_salesforce(
 
 COLLECTION_SIZE = 200  # sObject Collections accept at most 200 records per request
 COMPOSITE_QUERIES = 5  # POST /composite (one API call) takes at most 5 Query/QueryAll subrequests
+# sObject Collections per save operation: method and path.
+SAVE_ENDPOINTS: Mapping[str, tuple[str, str]] = {
+    "create": ("POST", "composite/sobjects"),
+    "update": ("PATCH", "composite/sobjects"),
+    "upsert": ("PATCH", "composite/sobjects/{sobject}/{field}"),
+}
+# Request headers per save operation. The REST API runs the active lead assignment rule on every
+# Lead created or updated unless told not to (Sforce-Auto-Assign defaults to TRUE): a sync that
+# corrects a Lead's phone must not route it to another rep. Creates keep the default, so a new
+# Lead is routed as the org's rules say.
+SAVE_HEADERS: Mapping[str, Mapping[str, str]] = {"update": {"Sforce-Auto-Assign": "FALSE"}}
 
 _SOQL_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"'}
 
@@ -330,13 +341,23 @@ class SalesforceConnector:
             lambda: self._once(fn), policy=self.retry, sleep=self._sleep, on_retry=self.on_retry
         )
 
-    def restful(self, path: str, *, method: str = "GET", body: Any = None, **params: Any) -> Any:
+    def restful(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> Any:
         """A REST call relative to /services/data/vXX.X/, retried when transient."""
         kwargs: dict[str, Any] = {"method": method, "timeout": self.timeout}
         if params:
             kwargs["params"] = params
         if body is not None:
             kwargs["json"] = body
+        if headers:
+            kwargs["headers"] = dict(headers)
         return self._call(lambda: self.client.restful(path, **kwargs))
 
     # -- metadata
@@ -440,8 +461,9 @@ class SalesforceConnector:
         so one refused record never fails its batch. Returns one outcome per record, in order.
 
         sobject is each record's type unless the record names its own in `attributes`: a create
-        or update collection may mix types (an upsert's URL names its one type)."""
-        if op not in ("create", "update", "upsert"):
+        or update collection may mix types (an upsert's URL names its one type). An update
+        leaves Lead owners alone (`SAVE_HEADERS`)."""
+        if op not in SAVE_ENDPOINTS:
             raise ValueError(f"unknown save operation {op!r}")
         if op == "upsert" and not external_id_field:
             raise ValueError("an upsert needs the external id field")
@@ -452,13 +474,9 @@ class SalesforceConnector:
                 "allOrNone": False,
                 "records": [{"attributes": {"type": sobject}, **dict(r)} for r in chunk],
             }
-            if op == "create":
-                answer = self.restful("composite/sobjects", method="POST", body=body)
-            elif op == "update":
-                answer = self.restful("composite/sobjects", method="PATCH", body=body)
-            else:
-                path = f"composite/sobjects/{sobject}/{external_id_field}"
-                answer = self.restful(path, method="PATCH", body=body)
+            method, path = SAVE_ENDPOINTS[op]
+            path = path.format(sobject=sobject, field=external_id_field)
+            answer = self.restful(path, method=method, body=body, headers=SAVE_HEADERS.get(op))
             outcomes.extend(_outcomes(answer, offset=start))
         return outcomes
 

@@ -323,3 +323,45 @@ def test_a_created_record_is_decided_again_only_when_its_echo_differs_from_what_
     again = set().union(*passes[1:]) & set(created)
     assert again == differs
     assert 0 < len(again) < len(created)  # most echoes are what was written
+
+
+def test_new_leads_follow_salesforce_assignment_rules_and_sync_updates_never_reroute(small_pair):
+    """With a lead assignment rule active (the REST API runs it on every Lead written unless
+    told not to): the Leads the sync creates go where the rule sends them, over the owner the
+    create sent, and their HubSpot contacts get that owner; the Leads the sync only updates keep
+    the owners they had."""
+    pair = small_pair
+    hs_owners = {
+        o["email"].lower(): o["id"]
+        for o in pair.hs("GET", "/crm/v3/owners/", params={"limit": 500})["results"]
+        if o.get("email") and not o.get("archived")
+    }
+    routed_to = next(
+        u
+        for u in pair.soql("SELECT Id, Email, IsActive FROM User")
+        if u["IsActive"] and (u["Email"] or "").lower() in hs_owners
+    )
+    pair.admin("salesforce", "assignment-rule", {"active": True, "owner": routed_to["Id"]})
+    before = {row["Id"]: row["OwnerId"] for row in pair.soql("SELECT Id, OwnerId FROM Lead")}
+
+    engine = pair.engine()
+    engine.run_once()
+
+    with engine.store.read() as conn:
+        updated = {
+            sf_id
+            for (sf_id,) in conn.execute(
+                "SELECT DISTINCT sf_id FROM field_changes WHERE sf_object = 'Lead' "
+                "AND direction = 'hubspot_to_salesforce' AND reason <> 'created'"
+            ).fetchall()
+        }
+    leads = pair.soql("SELECT Id, OwnerId, HubSpot_Contact_Id__c FROM Lead")
+    assert updated & set(before), "the sync updated Leads that existed before it"
+    assert {r["Id"]: r["OwnerId"] for r in leads if r["Id"] in before} == before
+    created = [r for r in leads if r["Id"] not in before]
+    assert created and {r["OwnerId"] for r in created} == {routed_to["Id"]}
+    contacts = {c["id"]: c["properties"] for c in pair.hs_contacts("hubspot_owner_id")}
+    owner = hs_owners[routed_to["Email"].lower()]
+    assert {contacts[r["HubSpot_Contact_Id__c"]].get("hubspot_owner_id") for r in created} == {
+        owner
+    }

@@ -181,6 +181,35 @@ def test_alert_rule_lets_the_duplicate_header_save(sf_org):
     assert saved["success"] is True
 
 
+def test_an_active_lead_assignment_rule_routes_leads_unless_the_request_says_not_to(sf_org):
+    """The REST API runs the active assignment rule on every Lead created or updated, over the
+    OwnerId sent, unless `Sforce-Auto-Assign: FALSE` (documented default: TRUE); the header
+    holds for sObject Collections too."""
+    sf = sf_org.client()
+    rep, manager = sf_org.person("rep"), sf_org.person("rep", 1)
+    kept = sf.Lead.create({"LastName": "Before", "Company": "A", "OwnerId": manager.id})
+    rule = sf_org.admin("POST", "assignment-rule", {"active": True, "owner": rep.id})
+
+    routed = sf.Lead.create({"LastName": "New", "Company": "B", "OwnerId": manager.id})
+    sf.Lead.update(kept["id"], {"Title": "CTO"}, headers={"Sforce-Auto-Assign": "FALSE"})
+    after_kept = sf.Lead.get(kept["id"])["OwnerId"]
+    answer = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={"records": [{"attributes": {"type": "Lead"}, "Id": kept["id"], "Phone": "1"}]},
+        headers={"Sforce-Auto-Assign": "false"},
+    )
+    after_collection = sf.Lead.get(kept["id"])["OwnerId"]
+    sf.Lead.update(kept["id"], {"Title": "CEO"})
+    account = sf.Account.create({"Name": "Not a Lead", "OwnerId": manager.id})
+
+    assert rule == {"active": True, "owner_id": rep.id}
+    assert sf.Lead.get(routed["id"])["OwnerId"] == rep.id
+    assert after_kept == after_collection == manager.id and answer[0]["success"] is True
+    assert sf.Lead.get(kept["id"])["OwnerId"] == rep.id
+    assert sf.Account.get(account["id"])["OwnerId"] == manager.id
+
+
 def test_write_as_user_a_is_stamped_with_a_and_moves_system_modstamp(sf_org):
     integration = sf_org.client()
     rep = sf_org.person("rep")

@@ -1,7 +1,8 @@
 """The echo of a record the sync created in Salesforce: what the create sent reads as the sync's
 own write, and what Salesforce filled in itself (a default Lead Status, the owner its assignment
-rules picked) reaches HubSpot like any Salesforce value. The integration user, whom Salesforce
-makes the owner when nothing assigns one, is no owner for HubSpot and no error either."""
+rules picked, even over the one the create sent) reaches HubSpot like any Salesforce value. The
+integration user, whom Salesforce makes the owner when nothing assigns one, is no owner for
+HubSpot and no error either."""
 
 from __future__ import annotations
 
@@ -26,12 +27,16 @@ pytestmark = pytest.mark.unit
 
 CONTACT = SHIPPED.object("contact")
 INTEGRATION = "005000000000INTAAA"
-REP = "005000000000REPAAA"
+REP, OTHER_REP = "005000000000REPAAA", "005000000000REPBAA"
 OWNERS = OwnerDirectory.build(
-    [{"id": "77", "email": "rep@acme.io", "firstName": "Rita", "lastName": "Rep"}],
+    [
+        {"id": "77", "email": "rep@acme.io", "firstName": "Rita", "lastName": "Rep"},
+        {"id": "78", "email": "sam@acme.io", "firstName": "Sam", "lastName": "Seller"},
+    ],
     [
         {"Id": INTEGRATION, "Email": "sync@acme.io", "Name": "Integration", "IsActive": True},
         {"Id": REP, "Email": "rep@acme.io", "Name": "Rita Rep", "IsActive": True},
+        {"Id": OTHER_REP, "Email": "sam@acme.io", "Name": "Sam Seller", "IsActive": True},
     ],
     integration_user=INTEGRATION,
 )
@@ -42,29 +47,31 @@ HS = Record(System.HUBSPOT, "contacts", "101",
             key="ada@acme.io")  # fmt: skip
 
 
-def _snapshot(**kw) -> Snapshot:
+def _snapshot(hs: Record = HS, **kw) -> Snapshot:
     given = {"dirty_hs": (), "dirty_sf": (), "salesforce": {}, "links": (), "base": {}, **kw}
     return Snapshot(
-        obj=CONTACT, hubspot={HS.id: HS}, context=CONTEXT, integration_user_id=INTEGRATION,
+        obj=CONTACT, hubspot={hs.id: hs}, context=CONTEXT, integration_user_id=INTEGRATION,
         **given,
     )  # fmt: skip
 
 
-def _created_and_read_back(**filled: str) -> tuple[Record, Plan]:
+def _created_and_read_back(hs: Record = HS, **filled: str) -> tuple[Record, Plan]:
     """Plan the create, then plan its echo: the Lead as Salesforce holds it, holding what the
-    create sent plus `filled`, last modified by the integration user."""
-    [create] = plan(_snapshot(dirty_hs=(HS,))).writes
+    create sent (the integration user as owner when it sent none) plus `filled`, last modified
+    by the integration user."""
+    [create] = plan(_snapshot(hs, dirty_hs=(hs,))).writes
     assert (create.system, create.object) == (System.SALESFORCE, "Lead")
     sf = Record(
         System.SALESFORCE, "Lead", "00Q000000000001AAA",
-        {**create.values, "OwnerId": INTEGRATION, **filled},
-        key="ada@acme.io", modified_by=INTEGRATION,
+        {"OwnerId": INTEGRATION, **create.values, **filled},
+        key=hs.key, modified_by=INTEGRATION,
     )  # fmt: skip
     echo = _snapshot(
+        hs,
         dirty_sf=(sf,),
         salesforce={sf.id: sf},
-        links=(Link(HS.id, "Lead", sf.id, HS.key),),
-        base={HS.id: create.new_base},
+        links=(Link(hs.id, "Lead", sf.id, hs.key),),
+        base={hs.id: create.new_base},
     )
     return create, plan(echo)
 
@@ -96,6 +103,23 @@ def test_the_owner_salesforce_assigned_reaches_hubspot_unless_it_is_the_integrat
     owner: str, expected: dict[str, str]
 ) -> None:
     _create, decided = _created_and_read_back(OwnerId=owner)
+    assert _hubspot_writes(decided) == expected
+    assert decided.refusals == []
+
+
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [(REP, {}), (OTHER_REP, {"hubspot_owner_id": "78"})],
+    ids=["kept", "routed by an assignment rule"],
+)
+def test_an_owner_the_create_sent_is_salesforces_to_keep_or_route(
+    owner: str, expected: dict[str, str]
+) -> None:
+    """The create gives the Lead the HubSpot owner's user; an active assignment rule may route
+    it to someone else, and HubSpot follows (the owner is Salesforce's: always_salesforce)."""
+    owned = replace(HS, values={**HS.values, "hubspot_owner_id": "77"})
+    create, decided = _created_and_read_back(owned, OwnerId=owner)
+    assert create.values["OwnerId"] == REP
     assert _hubspot_writes(decided) == expected
     assert decided.refusals == []
 
