@@ -100,10 +100,10 @@ class OwnerDirectory:
 
     aliases: HubSpot owner email -> Salesforce user email, for people whose emails differ.
     names: email -> display name on each side, so a refusal names both people involved.
-    nobody: Salesforce users who own records without being a person: the integration user,
-    whom Salesforce makes the owner of what the sync creates without one. Such a record has no
-    owner to give HubSpot (not one to refuse: no HubSpot owner will ever be that user).
-    """
+    nobody: Salesforce users (15-character ids) who own records without being a person: the
+    integration user, whom Salesforce makes the owner of what the sync creates without one.
+    Such a record has no owner to give HubSpot (not one to refuse: no HubSpot owner will ever
+    be that user)."""
 
     hubspot_emails: Mapping[str, str] = field(default_factory=dict)
     salesforce_emails: Mapping[str, str] = field(default_factory=dict)
