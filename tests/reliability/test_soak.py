@@ -294,5 +294,6 @@ def test_soak_two_minutes(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ten minutes of soak, then the start and the checks after it
 def test_soak_ten_minutes(tmp_path):
     soak(tmp_path, minutes=10)
