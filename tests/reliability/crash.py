@@ -158,6 +158,10 @@ LEAD_SOURCES = ("Webinar", "Trade Show", "Partner Referral", "Purchased List")
 SALES_READY = {"marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"}
 
 
+# The HubSpot properties `_included` reads.
+INCLUSION_PROPERTIES = ("hubspotscore", "lifecyclestage", "recent_conversion_event_name")
+
+
 def _included(props: dict[str, Any]) -> bool:
     """sync.toml's inclusion list: only these contacts' HubSpot edits go to Salesforce."""
     score = float(props.get("hubspotscore") or 0)
@@ -180,10 +184,7 @@ def unique_emails(pair: Pair) -> dict[str, dict[str, Any]]:
     visible = {
         str(r["Email"]).lower() for q in soql for r in pair.soql(q, token=pair.env.salesforce_token)
     }
-    hs_rows = [
-        c["properties"]
-        for c in pair.hs_contacts("hubspotscore", "lifecyclestage", "recent_conversion_event_name")
-    ]
+    hs_rows = [c["properties"] for c in pair.hs_contacts(*INCLUSION_PROPERTIES)]
     sf = Counter(str(r["Email"]).lower() for r in sf_rows)
     hs = Counter(str(c.get("email") or "").lower() for c in hs_rows)
     included = {str(c.get("email")).lower() for c in hs_rows if _included(c)}

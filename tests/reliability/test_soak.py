@@ -38,6 +38,7 @@ from sync_engine.store import AuditStore
 from tests.e2e.conftest import ROOT, Pair, start_pair
 from tests.reliability.crash import (
     EDIT_FIELDS,
+    INCLUSION_PROPERTIES,
     Edit,
     EngineProcess,
     _included,
@@ -49,7 +50,6 @@ from tests.reliability.crash import (
 )
 
 pytestmark = pytest.mark.reliability
-INCLUSION_PROPERTIES = ("hubspotscore", "lifecyclestage", "recent_conversion_event_name")
 
 SIM_RATE = 2.0  # simulated people's actions per second
 EDIT_EVERY_S = 3.0
