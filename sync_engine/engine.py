@@ -1598,13 +1598,18 @@ HS_ID_PROPERTY = "hs_object_id"
 
 def _as_created(obj: ObjectSync, write: Write, record_id: str, *, by: str | None) -> Record:
     """A record this engine created, as the mirror expects to read it back (`mirror.expect`):
-    the values written, its id, and what every new record holds. Nothing the system may set
-    on its own (an owner, a default) is guessed: where it set one, the echo differs and the
-    record is decided again. by: the integration user, the last modifier of a Salesforce
-    record it created (HubSpot records name none)."""
+    the values written, its id, and what every new record holds. A Salesforce record created
+    without an owner is expected to be owned by the user the sync runs as, as Salesforce does
+    when no assignment rule routes it: that echo is then no change (it was two thirds of the
+    echoes an initial sync decided again, each for nothing, since that user counts as no
+    owner). Nothing else the system may set on its own (a default, an owner a rule picked) is
+    guessed: where it set one, the echo differs and the record is decided again. by: the
+    integration user, the last modifier of a Salesforce record it created (HubSpot records
+    name none)."""
     if write.system is System.SALESFORCE:
         system, obj_name = System.SALESFORCE, write.object
-        values = {**write.values, **SF_CREATED.get(write.object, {}), "Id": record_id}
+        owner = {} if by is None else {"OwnerId": by}
+        values = {**owner, **write.values, **SF_CREATED.get(write.object, {}), "Id": record_id}
     else:
         system, obj_name, by = System.HUBSPOT, obj.hubspot_object, None
         values = {**write.values, HS_ID_PROPERTY: record_id}

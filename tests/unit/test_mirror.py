@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seeded import SHIPPED
 
 from sync_engine import mirror
 from sync_engine import store as store_mod
+from sync_engine.engine import _as_created
 from sync_engine.models import System
-from sync_engine.plan import Record
+from sync_engine.plan import Record, Write
 from sync_engine.store import AuditStore
 
 pytestmark = pytest.mark.unit
@@ -207,6 +209,29 @@ def test_a_created_record_is_queued_when_its_echo_differs_from_what_was_written(
     (row,) = _stored(store)
     assert row[10] == T0 and row[4] == T0  # read now: the read's payload and stamp are kept
     assert json.loads(row[9]) == echo.values
+
+
+@pytest.mark.parametrize(
+    ("sent", "owner", "changed"),
+    [
+        ({}, "005A", False),  # no owner sent: Salesforce makes the sync's own user the owner
+        ({}, "005B", True),  # no owner sent, and an assignment rule routed the Lead to a rep
+        ({"OwnerId": "005C"}, "005C", False),  # the owner sent, kept
+        ({"OwnerId": "005C"}, "005B", True),  # the owner sent, overruled by a rule
+    ],
+)
+def test_the_owner_of_a_lead_the_sync_created_is_a_change_only_when_salesforce_chose_it(
+    store: AuditStore, sent: dict[str, str], owner: str, changed: bool
+) -> None:
+    """Salesforce gives a record created without an owner to the user who created it: that
+    echo is no change, so the initial sync does not decide again every Lead it created for a
+    contact without an owner. An owner an assignment rule picked is one (it goes to HubSpot)."""
+    values = {"Email": "ann@x.io", "LastName": "Lee", "Phone": None, **sent}
+    write = Write(System.SALESFORCE, "create", "Lead", None, values, (), "77", "Lead", None, {})
+    with store.write() as tx:
+        mirror.expect(tx.conn, [_as_created(SHIPPED.object("contact"), write, "00Q9", by="005A")])
+    assert _upsert(store, _echo(OwnerId=owner)) == int(changed)
+    assert _dirty_ids(store) == ({"00Q9"} if changed else set())
 
 
 def test_once_read_a_created_record_is_compared_with_what_was_read(store: AuditStore) -> None:
