@@ -570,9 +570,13 @@ class SyncEngine:
         """Plan and execute every enabled object; True when any record was written."""
         wrote = False
         held = self._hold_loops(run_id)
+        with self.store.read() as conn:
+            undecided = mirror.undecided_objects(conn)
         for obj in self._enabled():
             if not dry_run:
                 self._recover_creates(run_id, obj)
+            if not undecided & _sides(obj):
+                continue  # nothing read since its last decision (what an idle cycle sees)
             after: dict[System, mirror.Position] = {}
             while True:  # the changed records in chunks, oldest first: memory stays bounded
                 chunk = self._chunk(obj, schema, after=after)
@@ -1320,6 +1324,13 @@ def _final_cursors(
         ):
             moved[key] = replace(cursor, settled=True)
     return moved
+
+
+def _sides(obj: ObjectSync) -> frozenset[tuple[System, str]]:
+    """The mirror's (system, object) pairs an object sync decides."""
+    return frozenset(
+        {(System.HUBSPOT, obj.hubspot_object), *((System.SALESFORCE, t) for t in obj.targets)}
+    )
 
 
 def _ids(records: Iterable[Record]) -> set[str]:

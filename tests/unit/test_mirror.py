@@ -367,3 +367,25 @@ def test_reading_every_row_again_fits_in_the_engine_duckdb_memory(store: AuditSt
             "count(*) FILTER (dirty) FROM records"
         ).fetchone()
     assert found == (rows, rows, rows, rows)
+
+
+def test_the_objects_left_to_decide_are_those_with_a_row_read_since_its_decision(
+    store: AuditStore,
+) -> None:
+    """What a cycle asks before deciding: an object with no such row (an idle cycle) is skipped."""
+    with store.read() as conn:
+        assert mirror.undecided_objects(conn) == frozenset()
+    contact = _hs("1")
+    lead = Record(System.SALESFORCE, "Lead", "00Q1", {"Email": "1@x.io"}, key="1@x.io")
+    _upsert(store, contact, lead)
+    with store.read() as conn:
+        assert mirror.undecided_objects(conn) == {
+            (System.HUBSPOT, "contacts"),
+            (System.SALESFORCE, "Lead"),
+        }
+    _decide(store, contact)
+    with store.read() as conn:
+        assert mirror.undecided_objects(conn) == {(System.SALESFORCE, "Lead")}
+    _decide(store, lead)
+    with store.read() as conn:
+        assert mirror.undecided_objects(conn) == frozenset()
