@@ -411,15 +411,29 @@ def recent_field_writes(
     """The values the sync wrote from cycle min_cycle on, oldest first: `loops.detect_loops`'s
     input (pass `current_cycle - window_cycles + 1`). min_writes: only the fields (object,
     hs_id, field) written that often since (loop detection skips the others; after an initial
-    sync nearly every field was written once)."""
+    sync nearly every field was written once).
+
+    The fields written often enough are found by a grouping, not a window over every row (a
+    quarter of the time: 9 against 35 ms on the 23,000 rows an initial sync of 20,000 contacts
+    leaves, which every cycle's loop detection reads until they leave the window)."""
     ids = list(hs_ids) if hs_ids is not None else None
+    where = (
+        "cycle >= ? AND (?::VARCHAR IS NULL OR object = ?) "
+        "AND (NOT ? OR hs_id IN (SELECT unnest(?::VARCHAR[])))"
+    )
+    params: list[Any] = [min_cycle, object, object, ids is not None, ids or []]
+    often = ""
+    if min_writes > 1:  # every field written at all was written once
+        often = (
+            "AND (object, hs_id, field) IN (SELECT object, hs_id, field FROM field_history "
+            f"WHERE {where} GROUP BY ALL HAVING count(*) >= ?) "
+        )
+        params += [*params, min_writes]
     rows = conn.execute(
         'SELECT object, hs_id, sf_id, field, system_written, value, "at", cycle, origin, '
-        "sf_object FROM field_history WHERE cycle >= ? AND (?::VARCHAR IS NULL OR object = ?) "
-        "AND (NOT ? OR hs_id IN (SELECT unnest(?::VARCHAR[]))) "
-        "QUALIFY count(*) OVER (PARTITION BY object, hs_id, field) >= ? "
+        f"sf_object FROM field_history WHERE {where} {often}"
         'ORDER BY cycle, "at", object, hs_id, field',
-        [min_cycle, object, object, ids is not None, ids or [], min_writes],
+        params,
     ).fetchall()
     return [
         SyncWrite(
