@@ -575,7 +575,7 @@ class SyncEngine:
         for obj in self._enabled():
             if not dry_run:
                 self._recover_creates(run_id, obj)
-            if not undecided & _sides(obj):
+            if undecided.isdisjoint(self._cursor_keys([obj])):
                 continue  # nothing read since its last decision (what an idle cycle sees)
             after: dict[System, mirror.Position] = {}
             while True:  # the changed records in chunks, oldest first: memory stays bounded
@@ -1324,13 +1324,6 @@ def _final_cursors(
         ):
             moved[key] = replace(cursor, settled=True)
     return moved
-
-
-def _sides(obj: ObjectSync) -> frozenset[tuple[System, str]]:
-    """The mirror's (system, object) pairs an object sync decides."""
-    return frozenset(
-        {(System.HUBSPOT, obj.hubspot_object), *((System.SALESFORCE, t) for t in obj.targets)}
-    )
 
 
 def _ids(records: Iterable[Record]) -> set[str]:

@@ -309,12 +309,12 @@ def dirty(
     return _rows(conn, where, [str(system), list(objects), *params])
 
 
-def undecided_objects(conn: duckdb.DuckDBPyConnection) -> frozenset[tuple[System, str]]:
-    """The (system, object) pairs with rows read but not yet decided, by one scan: a cycle
-    skips the objects with none instead of asking `dirty` of each side (two scans each, the
-    largest part of an idle cycle's CPU after the calls)."""
+def undecided_objects(conn: duckdb.DuckDBPyConnection) -> frozenset[tuple[str, str]]:
+    """The (system, object) pairs, as cursors name them, with rows read but not yet decided,
+    by one scan: a cycle skips the objects with none instead of asking `dirty` of each side
+    (two scans each, the largest part of an idle cycle's CPU after the calls)."""
     rows = conn.execute("SELECT DISTINCT system, object FROM records WHERE dirty").fetchall()
-    return frozenset((_SYSTEMS[system], obj) for system, obj in rows)
+    return frozenset((system, obj) for system, obj in rows)
 
 
 def dirty_among(conn: duckdb.DuckDBPyConnection, system: System, ids: Iterable[str]) -> set[str]:

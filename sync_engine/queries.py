@@ -421,14 +421,15 @@ def recent_field_writes(
         "cycle >= ? AND (?::VARCHAR IS NULL OR object = ?) "
         "AND (NOT ? OR hs_id IN (SELECT unnest(?::VARCHAR[])))"
     )
-    params: list[Any] = [min_cycle, object, object, ids is not None, ids or []]
+    filters = [min_cycle, object, object, ids is not None, ids or []]
+    params: list[Any] = filters
     often = ""
     if min_writes > 1:  # every field written at all was written once
         often = (
             "AND (object, hs_id, field) IN (SELECT object, hs_id, field FROM field_history "
             f"WHERE {where} GROUP BY ALL HAVING count(*) >= ?) "
         )
-        params += [*params, min_writes]
+        params = [*filters, *filters, min_writes]
     rows = conn.execute(
         'SELECT object, hs_id, sf_id, field, system_written, value, "at", cycle, origin, '
         f"sf_object FROM field_history WHERE {where} {often}"
