@@ -453,6 +453,14 @@ class MergeTable:
             for r in self.rules
             if r.direction is not Direction.NONE
         )
+        # Every rule's reads, unpacked for the loops that read a whole record (a create's base).
+        self.reads = tuple(
+            (r.field, r.hubspot, r.salesforce, r.read_hubspot, r.read_salesforce)
+            for r in self.rules
+        )
+        # The owner fields, which a create reads on their own (the record's owner).
+        owner = Transform.OWNER_BY_EMAIL
+        self.owners = tuple(r for r in self.rules if r.mapping.transform is owner)
 
 
 @dataclass(frozen=True)

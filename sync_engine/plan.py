@@ -54,7 +54,6 @@ from sync_engine.models import (
     FieldMeta,
     NoCompany,
     System,
-    Transform,
 )
 
 EXTERNAL_ID_FIELDS = {
@@ -919,9 +918,9 @@ def _creation_owner(
     HubSpot owner's, whatever the field's direction (a record must never land on the integration
     user). A mismatch or an inactive user refuses the create, naming both people. table: the
     fields of sf_object, read in the snapshot's context."""
-    for rule in table.rules:
+    for rule in table.owners:
         mapping = rule.mapping
-        if mapping.transform is not Transform.OWNER_BY_EMAIL or not hs.values.get(mapping.hubspot):
+        if not hs.values.get(mapping.hubspot):
             continue
         converted, _ = rule.read_hubspot(hs.values[mapping.hubspot])  # canonical_from_hubspot
         if converted.ok:
@@ -996,17 +995,22 @@ def _base_after_create(
     two sides do not agree on them. A base there would make the new record's blank look like
     an edit, and the next decision would copy it back over the source's value."""
     left_out = {issue.field for issue in refused}
+    from_hubspot = source is System.HUBSPOT
+    get = values.get
     base: dict[str, str | None] = {}
-    for rule in table.rules:
-        m = rule.mapping
-        if (m.salesforce if source is System.HUBSPOT else m.hubspot) in left_out:
-            continue
-        if source is System.HUBSPOT:
-            converted, _ = rule.read_hubspot(values.get(m.hubspot))
+    for key, hubspot, salesforce, read_hubspot, read_salesforce in table.reads:
+        if from_hubspot:
+            if salesforce in left_out:
+                continue
+            raw, read = get(hubspot), read_hubspot
         else:
-            converted, _ = rule.read_salesforce(values.get(m.salesforce))
-        if converted.ok:
-            base[m.key] = converted.value if converted.value is not None else ""
+            if hubspot in left_out:
+                continue
+            raw, read = get(salesforce), read_salesforce
+        # memo[raw] is memo(raw) for a string or None, minus a call (as in merge_pair)
+        converted, _ = read[raw] if raw is None or type(raw) is str else read(raw)
+        if converted.issue is None:
+            base[key] = converted.value if converted.value is not None else ""
     return base
 
 
