@@ -1868,7 +1868,7 @@ class StoreWriter:
         merged: dict[tuple[str, str | None], dict[str, str | None]] = {}
         for hs_id, sf_id, values in bases:
             merged.setdefault((hs_id, sf_id), {}).update(
-                (k, v if v is None or type(v) is str else to_text(v)) for k, v in values.items()
+                {k: v if v is None or type(v) is str else to_text(v) for k, v in values.items()}
             )
         if not merged:
             return 0
