@@ -550,17 +550,38 @@ class SyncEngine:
                 # A record read at this stamp may be saved again within it (same millisecond),
                 # keeping its id: only once the stamp is old do its records stay behind it.
                 after_id = None
-            props = sorted(
-                {*HS_BASE_PROPERTIES[obj.hubspot_object], *(m.hubspot for m in obj.fields)}
-                | _inclusion_properties(self.config, obj)
-            )
             found = self.hs.search_modified_since(
                 obj.hubspot_object,
-                properties=props,
+                properties=self._hs_properties(obj),
                 since_ms=int(since.timestamp() * 1000),
                 after_id=after_id,
             )
             yield from (_hs_record(obj.hubspot_object, row) for row in found)
+
+    def _hs_properties(self, obj: ObjectSync) -> list[str]:
+        """The HubSpot properties every read of obj asks for."""
+        return sorted(
+            {*HS_BASE_PROPERTIES[obj.hubspot_object], *(m.hubspot for m in obj.fields)}
+            | _inclusion_properties(self.config, obj)
+        )
+
+    def _mirror_existing(self, run_id: int, obj: ObjectSync, hs_ids: Sequence[str]) -> None:
+        """Read and mirror the HubSpot records a create found existing (409) and linked to.
+
+        The mirror may never have read such a record: one that changed before the cursor and
+        not since (a create sent by a killed process, found again by its email). Without its
+        row the pair's next decision has no HubSpot side, and the pair stays unsynced until
+        HubSpot changes the record. Mirrored dirty, it is decided with its partner."""
+        if not hs_ids:
+            return
+        rows = self.hs.batch_read(
+            obj.hubspot_object, sorted(set(hs_ids)), properties=self._hs_properties(obj)
+        )
+        records = [_hs_record(obj.hubspot_object, row) for row in rows]
+        with self.store.write(run_id=run_id) as tx:
+            mirror.upsert(tx.conn, records, now=tx.now)
+            mirror.mark_dirty(tx.conn, System.HUBSPOT, [r.id for r in records])
+            self.flush_calls(tx)
 
     # ------------------------------------------------------------------ deciding and writing
 
@@ -1174,6 +1195,7 @@ class SyncEngine:
             self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
             self._stage_next(tx, obj, System.HUBSPOT, after)
+        self._mirror_existing(run_id, obj, [link.hs_id for link in existing])
         report.errors += len(failures)
         report.records_written += len(done)
         return len(done)

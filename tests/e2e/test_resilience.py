@@ -196,3 +196,44 @@ def test_deals_created_just_before_a_kill_are_found_again_not_created_twice(
     assert linked[0] == linked[1] == linked[2] == made  # each deal linked once, each way
     assert created == []  # no creation recorded twice
     assert recorded[0] == made  # and the kill's creations recorded once, by the restart
+
+
+def test_a_contact_found_existing_on_create_is_read_linked_and_synced(small_pair):
+    """A HubSpot create refused because the email exists (409) links to that contact, reads
+    it into the mirror and decides the pair: a link to a record the mirror never read (one a
+    killed process created) would leave the pair with no HubSpot side, unsynced until
+    HubSpot changed the record (seen in a crash trial)."""
+    engine = small_pair.engine()
+    engine.run_once(kind="initial")
+    store = engine.store
+    with store.read() as conn:
+        hs_id, sf_id, key = conn.execute(
+            "SELECT l.hs_id, l.sf_id, r.key FROM id_links l JOIN records r "
+            "ON r.system = 'hubspot' AND r.id = l.hs_id "
+            "WHERE l.object = 'contact' AND l.sf_object = 'Lead' AND r.key IS NOT NULL "
+            "ORDER BY l.sf_id LIMIT 1"
+        ).fetchone()
+    contacts = len(small_pair.hs_contacts())
+    with store.write() as tx:  # as if the contact had never been read nor linked
+        tx.conn.execute("DELETE FROM records WHERE system = 'hubspot' AND id = ?", [hs_id])
+        tx.conn.execute("DELETE FROM id_links WHERE hs_id = ?", [hs_id])
+        tx.conn.execute("DELETE FROM synced_bases WHERE hs_id = ?", [hs_id])
+        tx.conn.execute("UPDATE records SET dirty = true WHERE id = ?", [sf_id])
+
+    engine.run_once()  # creates in HubSpot, which answers 409 with the existing id
+    engine.run_once()
+
+    assert len(small_pair.hs_contacts()) == contacts  # nothing copied
+    with store.read() as conn:
+        links = conn.execute(
+            "SELECT hs_id FROM id_links WHERE object = 'contact' AND sf_id = ?", [sf_id]
+        ).fetchall()
+        mirrored = conn.execute(
+            "SELECT key FROM records WHERE system = 'hubspot' AND id = ?", [hs_id]
+        ).fetchall()
+        based = conn.execute(
+            "SELECT count(*) FROM synced_bases WHERE hs_id = ? AND sf_id = ?", [hs_id, sf_id]
+        ).fetchone()[0]
+    assert links == [(hs_id,)]
+    assert mirrored == [(key,)]
+    assert based >= 1  # the pair was decided with both sides
