@@ -565,22 +565,21 @@ class SyncEngine:
             | _inclusion_properties(self.config, obj)
         )
 
-    def _mirror_existing(self, run_id: int, obj: ObjectSync, hs_ids: Sequence[str]) -> None:
-        """Read and mirror the HubSpot records a create found existing (409) and linked to.
+    def _mirror_unread(self, run_id: int, obj: ObjectSync, hs_ids: Collection[str]) -> None:
+        """Read and mirror HubSpot records linked to a changed Salesforce record but never read.
 
-        The mirror may never have read such a record: one that changed before the cursor and
-        not since (a create sent by a killed process, found again by its email). Without its
-        row the pair's next decision has no HubSpot side, and the pair stays unsynced until
-        HubSpot changes the record. Mirrored dirty, it is decided with its partner."""
-        if not hs_ids:
-            return
+        A create refused as existing (409) links to a record the mirror may never have read:
+        one that changed before the cursor and not since (a create sent by a killed process,
+        found again by its email). Without its row the pair is decided with no HubSpot side,
+        and stays unsynced until HubSpot changes the record. Mirrored dirty, it is decided
+        with its partner. A read that fails leaves the Salesforce record undecided, so the
+        next cycle reads it again."""
         rows = self.hs.batch_read(
-            obj.hubspot_object, sorted(set(hs_ids)), properties=self._hs_properties(obj)
+            obj.hubspot_object, sorted(hs_ids), properties=self._hs_properties(obj)
         )
         records = [_hs_record(obj.hubspot_object, row) for row in rows]
         with self.store.write(run_id=run_id) as tx:
             mirror.upsert(tx.conn, records, now=tx.now)
-            mirror.mark_dirty(tx.conn, System.HUBSPOT, [r.id for r in records])
             self.flush_calls(tx)
 
     # ------------------------------------------------------------------ deciding and writing
@@ -600,7 +599,7 @@ class SyncEngine:
                 continue  # nothing read since its last decision (what an idle cycle sees)
             after: dict[System, mirror.Position] = {}
             while True:  # the changed records in chunks, oldest first: memory stays bounded
-                chunk = self._chunk(obj, schema, after=after)
+                chunk = self._chunk(run_id, obj, schema, after=after)
                 snapshot, considered = chunk.snapshot, chunk.considered
                 if not considered:
                     break
@@ -793,14 +792,19 @@ class SyncEngine:
         return chunk.snapshot, chunk.considered
 
     def _chunk(
-        self, obj: ObjectSync, schema: SchemaInfo, *, after: Mapping[System, mirror.Position]
+        self,
+        run_id: int,
+        obj: ObjectSync,
+        schema: SchemaInfo,
+        *,
+        after: Mapping[System, mirror.Position],
     ) -> _Chunk:
         """The next changed records after the positions `after`, with what the plan needs to
         decide them: up to DECIDE_CHUNK changed records in all, HubSpot ones first, then
         Salesforce ones in the room their changed partners (decided with them: `_absorbable`)
         leave. Each changed record also loads its partner, so a chunk holds about twice
         DECIDE_CHUNK records. A tenth of a chunk is always left to Salesforce, so both sides
-        move on."""
+        move on. A partner the mirror never read is read first (`_mirror_unread`)."""
         with self.store.read() as conn:
             dirty_hs = mirror.dirty(
                 conn, System.HUBSPOT, [obj.hubspot_object], after=after.get(System.HUBSPOT),
@@ -816,6 +820,9 @@ class SyncEngine:
                 limit=room,
             )  # fmt: skip
         chunk = self._load(obj, schema, dirty_hs, dirty_sf, absorb=True)
+        if chunk.unread:
+            self._mirror_unread(run_id, obj, chunk.unread)
+            chunk = self._load(obj, schema, dirty_hs, dirty_sf, absorb=True)
         taken = {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}
         return replace(
             chunk,
@@ -855,6 +862,7 @@ class SyncEngine:
             # Each record is loaded once: the changed ones, then partners, then key-sharers.
             hs_records = list(dirty_hs)
             hs_records += mirror.by_ids(conn, System.HUBSPOT, hs_ids - _ids(dirty_hs))
+            unread = frozenset(hs_ids - _ids(hs_records))
             hs_records += mirror.by_keys(
                 conn, System.HUBSPOT, [obj.hubspot_object], keys, exclude=_ids(hs_records)
             )
@@ -919,7 +927,9 @@ class SyncEngine:
             deletion=self.config.deletion,
             sf_last_written=sf_last_written,
         )
-        return _Chunk(snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf})
+        return _Chunk(
+            snapshot, {System.HUBSPOT: dirty_hs, System.SALESFORCE: dirty_sf}, unread=unread
+        )
 
     def _companies_of(
         self, obj: ObjectSync, dirty_hs: Sequence[Record], by_hs: Mapping[str, Link]
@@ -1174,8 +1184,14 @@ class SyncEngine:
             hs_id = outcome.id or write.hs_id
             found = _EXISTING_ID.search(outcome.error.message if outcome.error else "")
             if found and write.op == "create" and write.sf_id:
-                # It exists already (409): link to it, never copy; decide the pair next pass.
-                existing.append(LinkRow(obj.name, found.group(1), write.sf_object, write.sf_id))
+                # It exists already (409): link to it, never copy; decide the pair next pass,
+                # reading the contact first if the mirror lacks it (`_chunk`).
+                existing.append(
+                    LinkRow(
+                        obj.name, found.group(1), write.sf_object, write.sf_id, match_key=write.key
+                    )
+                )
+                report.retry_later.add(write.sf_id)
             elif outcome.success and hs_id is not None:
                 done.append((write, hs_id, write.sf_id or ""))
                 if outcome.id and write.op == "create":
@@ -1195,7 +1211,6 @@ class SyncEngine:
             self.flush_calls(tx)
             tx.add_run_counts(run_id, records_written=len(done))
             self._stage_next(tx, obj, System.HUBSPOT, after)
-        self._mirror_existing(run_id, obj, [link.hs_id for link in existing])
         report.errors += len(failures)
         report.records_written += len(done)
         return len(done)
@@ -1425,6 +1440,7 @@ class _Chunk:
     considered: dict[System, list[Record]]
     after: dict[System, mirror.Position] = field(default_factory=dict)
     more: bool = False
+    unread: frozenset[str] = frozenset()  # linked HubSpot partners the mirror lacks
 
 
 def _absorbable(

@@ -81,9 +81,9 @@ def test_each_side_keeps_its_place_until_the_pass_ends(
     seen: list[tuple[str, dict[Any, Any]]] = []
     chunk = engine_mod.SyncEngine._chunk
 
-    def recorded(self: Any, obj: Any, schema: Any, *, after: Any) -> Any:
+    def recorded(self: Any, run_id: int, obj: Any, schema: Any, *, after: Any) -> Any:
         seen.append((obj.name, dict(after)))
-        return chunk(self, obj, schema, after=after)
+        return chunk(self, run_id, obj, schema, after=after)
 
     monkeypatch.setattr(engine_mod.SyncEngine, "_chunk", recorded)
     pair = start_pair(tmp_path / "pair", seed=7, contacts=150)

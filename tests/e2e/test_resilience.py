@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sync_engine import engine as engine_module
+from sync_engine.errors import RetriableError
 from sync_engine.store import AuditStore
 from tests.e2e.conftest import ROOT, Pair, start_pair
 
@@ -226,7 +227,8 @@ def test_a_contact_found_existing_on_create_is_read_linked_and_synced(small_pair
     assert len(small_pair.hs_contacts()) == contacts  # nothing copied
     with store.read() as conn:
         links = conn.execute(
-            "SELECT hs_id FROM id_links WHERE object = 'contact' AND sf_id = ?", [sf_id]
+            "SELECT hs_id, match_key FROM id_links WHERE object = 'contact' AND sf_id = ?",
+            [sf_id],
         ).fetchall()
         mirrored = conn.execute(
             "SELECT key FROM records WHERE system = 'hubspot' AND id = ?", [hs_id]
@@ -234,6 +236,70 @@ def test_a_contact_found_existing_on_create_is_read_linked_and_synced(small_pair
         based = conn.execute(
             "SELECT count(*) FROM synced_bases WHERE hs_id = ? AND sf_id = ?", [hs_id, sf_id]
         ).fetchone()[0]
-    assert links == [(hs_id,)]
+    assert links == [(hs_id, key)]  # linked by the email HubSpot found it by
     assert mirrored == [(key,)]
     assert based >= 1  # the pair was decided with both sides
+
+
+def _forget_hubspot_side(pair: Pair, engine) -> tuple[str, str, str]:
+    """A linked Lead whose HubSpot contact the mirror has lost (as a 409 link leaves it)."""
+    with engine.store.read() as conn:
+        hs_id, sf_id, email = conn.execute(
+            "SELECT l.hs_id, l.sf_id, r.key FROM id_links l JOIN records r "
+            "ON r.system = 'hubspot' AND r.id = l.hs_id "
+            "WHERE l.object = 'contact' AND l.sf_object = 'Lead' AND r.key IS NOT NULL "
+            "ORDER BY l.sf_id LIMIT 1"
+        ).fetchone()
+    with engine.store.write() as tx:
+        tx.conn.execute("DELETE FROM records WHERE system = 'hubspot' AND id = ?", [hs_id])
+    return hs_id, sf_id, email
+
+
+def _hubspot_title(pair: Pair, hs_id: str) -> str | None:
+    found = pair.hs("GET", f"/crm/v3/objects/contacts/{hs_id}", params={"properties": "jobtitle"})
+    return found["properties"].get("jobtitle")
+
+
+def test_a_lead_edited_while_its_hubspot_contact_is_unread_reaches_it(small_pair):
+    """A changed Salesforce record whose linked HubSpot contact the mirror never read reads
+    that contact first, so the edit is decided with both sides and reaches it."""
+    engine = small_pair.engine()
+    engine.run_once(kind="initial")
+    hs_id, sf_id, email = _forget_hubspot_side(small_pair, engine)
+    contacts = len(small_pair.hs_contacts())
+    small_pair.sf("PATCH", f"sobjects/Lead/{sf_id}", json={"Title": "Head of Unread Records"})
+
+    engine.run_once()
+
+    assert _hubspot_title(small_pair, hs_id) == "Head of Unread Records"
+    assert len(small_pair.hs_contacts()) == contacts  # nothing copied
+    with engine.store.read() as conn:
+        mirrored = conn.execute(
+            "SELECT key FROM records WHERE system = 'hubspot' AND id = ?", [hs_id]
+        ).fetchall()
+    assert mirrored == [(email,)]
+
+
+def test_a_failed_read_of_an_unread_partner_is_tried_again_next_cycle(small_pair):
+    """The read of an unread partner fails for longer than its retries: the cycle stops with
+    the Lead still undecided, and the next cycle reads the contact and syncs the edit."""
+    engine = small_pair.engine()
+    engine.run_once(kind="initial")
+    hs_id, sf_id, _email = _forget_hubspot_side(small_pair, engine)
+    small_pair.sf("PATCH", f"sobjects/Lead/{sf_id}", json={"Title": "Tried Again"})
+    read = engine.hs.batch_read
+
+    def unavailable(*args, **kwargs):
+        raise RetriableError("HubSpot answered 503 to POST /crm/v3/objects/contacts/batch/read")
+
+    engine.hs.batch_read = unavailable
+    with pytest.raises(RetriableError):
+        engine.run_once()
+    assert _hubspot_title(small_pair, hs_id) != "Tried Again"
+    with engine.store.read() as conn:
+        (dirty,) = conn.execute("SELECT dirty FROM records WHERE id = ?", [sf_id]).fetchone()
+    assert dirty, "the Lead stays undecided"
+
+    engine.hs.batch_read = read
+    engine.run_once()
+    assert _hubspot_title(small_pair, hs_id) == "Tried Again"
