@@ -199,6 +199,20 @@ def test_deals_created_just_before_a_kill_are_found_again_not_created_twice(
     assert recorded[0] == made  # and the kill's creations recorded once, by the restart
 
 
+def _forget_hubspot_side(engine) -> tuple[str, str, str]:
+    """A linked Lead whose HubSpot contact the mirror has lost (as a 409 link leaves it)."""
+    with engine.store.read() as conn:
+        hs_id, sf_id, email = conn.execute(
+            "SELECT l.hs_id, l.sf_id, r.key FROM id_links l JOIN records r "
+            "ON r.system = 'hubspot' AND r.id = l.hs_id "
+            "WHERE l.object = 'contact' AND l.sf_object = 'Lead' AND r.key IS NOT NULL "
+            "ORDER BY l.sf_id LIMIT 1"
+        ).fetchone()
+    with engine.store.write() as tx:
+        tx.conn.execute("DELETE FROM records WHERE system = 'hubspot' AND id = ?", [hs_id])
+    return hs_id, sf_id, email
+
+
 def test_a_contact_found_existing_on_create_is_read_linked_and_synced(small_pair):
     """A HubSpot create refused because the email exists (409) links to that contact, reads
     it into the mirror and decides the pair: a link to a record the mirror never read (one a
@@ -207,16 +221,9 @@ def test_a_contact_found_existing_on_create_is_read_linked_and_synced(small_pair
     engine = small_pair.engine()
     engine.run_once(kind="initial")
     store = engine.store
-    with store.read() as conn:
-        hs_id, sf_id, key = conn.execute(
-            "SELECT l.hs_id, l.sf_id, r.key FROM id_links l JOIN records r "
-            "ON r.system = 'hubspot' AND r.id = l.hs_id "
-            "WHERE l.object = 'contact' AND l.sf_object = 'Lead' AND r.key IS NOT NULL "
-            "ORDER BY l.sf_id LIMIT 1"
-        ).fetchone()
+    hs_id, sf_id, key = _forget_hubspot_side(engine)
     contacts = len(small_pair.hs_contacts())
     with store.write() as tx:  # as if the contact had never been read nor linked
-        tx.conn.execute("DELETE FROM records WHERE system = 'hubspot' AND id = ?", [hs_id])
         tx.conn.execute("DELETE FROM id_links WHERE hs_id = ?", [hs_id])
         tx.conn.execute("DELETE FROM synced_bases WHERE hs_id = ?", [hs_id])
         tx.conn.execute("UPDATE records SET dirty = true WHERE id = ?", [sf_id])
@@ -241,20 +248,6 @@ def test_a_contact_found_existing_on_create_is_read_linked_and_synced(small_pair
     assert based >= 1  # the pair was decided with both sides
 
 
-def _forget_hubspot_side(pair: Pair, engine) -> tuple[str, str, str]:
-    """A linked Lead whose HubSpot contact the mirror has lost (as a 409 link leaves it)."""
-    with engine.store.read() as conn:
-        hs_id, sf_id, email = conn.execute(
-            "SELECT l.hs_id, l.sf_id, r.key FROM id_links l JOIN records r "
-            "ON r.system = 'hubspot' AND r.id = l.hs_id "
-            "WHERE l.object = 'contact' AND l.sf_object = 'Lead' AND r.key IS NOT NULL "
-            "ORDER BY l.sf_id LIMIT 1"
-        ).fetchone()
-    with engine.store.write() as tx:
-        tx.conn.execute("DELETE FROM records WHERE system = 'hubspot' AND id = ?", [hs_id])
-    return hs_id, sf_id, email
-
-
 def _hubspot_title(pair: Pair, hs_id: str) -> str | None:
     found = pair.hs("GET", f"/crm/v3/objects/contacts/{hs_id}", params={"properties": "jobtitle"})
     return found["properties"].get("jobtitle")
@@ -265,7 +258,7 @@ def test_a_lead_edited_while_its_hubspot_contact_is_unread_reaches_it(small_pair
     that contact first, so the edit is decided with both sides and reaches it."""
     engine = small_pair.engine()
     engine.run_once(kind="initial")
-    hs_id, sf_id, email = _forget_hubspot_side(small_pair, engine)
+    hs_id, sf_id, email = _forget_hubspot_side(engine)
     contacts = len(small_pair.hs_contacts())
     small_pair.sf("PATCH", f"sobjects/Lead/{sf_id}", json={"Title": "Head of Unread Records"})
 
@@ -285,7 +278,7 @@ def test_a_failed_read_of_an_unread_partner_is_tried_again_next_cycle(small_pair
     the Lead still undecided, and the next cycle reads the contact and syncs the edit."""
     engine = small_pair.engine()
     engine.run_once(kind="initial")
-    hs_id, sf_id, _email = _forget_hubspot_side(small_pair, engine)
+    hs_id, sf_id, _email = _forget_hubspot_side(engine)
     small_pair.sf("PATCH", f"sobjects/Lead/{sf_id}", json={"Title": "Tried Again"})
     read = engine.hs.batch_read
 
